@@ -159,7 +159,10 @@ type Patch struct {
 	// Branch is the dedicated branch of the patch.
 	Branch string `json:"branch,omitempty"`
 	// Window is the booked maintenance window (infrastructure with downtime).
-	Window *TimeRange `json:"window,omitempty"`
+	Window *Booking `json:"window,omitempty"`
+	// SoakStartedAt is when the current soak of a kubernetes rollout began:
+	// when the last management wave completed, or when a person retried it.
+	SoakStartedAt *time.Time `json:"soak_started_at,omitempty"`
 	// Halt is set while a rollout is halted; it blocks every forward step
 	// until a person resumes, retries or aborts.
 	Halt *Halt `json:"halt,omitempty"`
@@ -189,6 +192,17 @@ type TimeRange struct {
 func (r TimeRange) Contains(t time.Time) bool {
 	return !t.Before(r.Start) && t.Before(r.End)
 }
+
+// Booking is a maintenance window booked for one patch.
+type Booking struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	BookedBy string    `json:"booked_by"`
+	BookedAt time.Time `json:"booked_at"`
+}
+
+// Range returns the booked interval.
+func (b Booking) Range() TimeRange { return TimeRange{Start: b.Start, End: b.End} }
 
 // Halt records why a rollout stopped.
 type Halt struct {
@@ -362,3 +376,40 @@ func validLabel(s string) bool {
 	}
 	return true
 }
+
+// WaveState is the state of one rollout wave.
+type WaveState string
+
+// Wave states.
+const (
+	WavePending    WaveState = "pending"
+	WaveInProgress WaveState = "in_progress"
+	WaveCompleted  WaveState = "completed"
+	WaveFailed     WaveState = "failed"
+)
+
+// Wave phases.
+const (
+	PhaseManagement = "management"
+	PhaseMain       = "main"
+)
+
+// ControlPlane is the NodePool value of a control-plane wave.
+const ControlPlane = "control-plane"
+
+// Wave is one step of a kubernetes rollout: a control plane or one node pool
+// of one cluster.
+type Wave struct {
+	Seq         int        `json:"seq"`
+	Phase       string     `json:"phase"` // management or main
+	Cluster     string     `json:"cluster"`
+	NodePool    string     `json:"node_pool"` // a pool name, or "control-plane"
+	Version     string     `json:"version"`
+	State       WaveState  `json:"state"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	StartedBy   string     `json:"started_by,omitempty"`
+}
+
+// Subject names the wave's target as evidence refers to it: cluster/pool.
+func (w Wave) Subject() string { return w.Cluster + "/" + w.NodePool }
