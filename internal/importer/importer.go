@@ -24,11 +24,11 @@ const (
 	FormatAuto      Format = "auto"
 	FormatTrivy     Format = "trivy"
 	FormatGrype     Format = "grype"
-	FormatOSV       Format = "osv"       // OSV-Scanner JSON output
-	FormatSARIF     Format = "sarif"     // SARIF 2.1.0
-	FormatCycloneDX Format = "cyclonedx" // CycloneDX SBOM or VEX (JSON)
-	FormatKEV       Format = "kev"       // CISA KEV catalog JSON
-	FormatEPSS      Format = "epss"      // FIRST EPSS CSV
+	FormatOSV       Format = "osv"        // OSV-Scanner JSON output
+	FormatSARIF     Format = "sarif"      // SARIF 2.1.0
+	FormatCycloneDX Format = "cyclonedx"  // CycloneDX SBOM or VEX (JSON)
+	FormatKEV       Format = "kev"        // CISA KEV catalog JSON
+	FormatEPSS      Format = "epss"       // FIRST EPSS CSV
 	FormatOSVRecord Format = "osv-record" // a single OSV advisory (id, aliases, affected)
 )
 
