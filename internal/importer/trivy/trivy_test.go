@@ -311,4 +311,3 @@ func FuzzTrivy(f *testing.F) {
 		}
 	})
 }
-
