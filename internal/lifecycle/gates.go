@@ -340,11 +340,18 @@ var gateDeployedProduction = Gate{Name: "deployed_to_production", Rule: ruleProd
 		return fail("the patch has no version yet")
 	}
 	env := prodEnv(f)
-	if e, found := deployedTo(f, env, v, time.Time{}); found {
+	// Only a deployment after the validation counts: one before it skipped
+	// the staging step, whatever its version.
+	since := f.EnteredAt[patchctl.StateValidated]
+	if e, found := deployedTo(f, env, v, since); found {
 		return ok("version " + v + " deployed to " + env + " (" + e.Source + ")")
 	}
+	if e, found := deployedTo(f, env, v, time.Time{}); found {
+		return fail(fmt.Sprintf("a deployment of %s to %s after its validation; the one recorded at %s came before validation (SOP-005: staging first)",
+			v, env, e.At.Format(time.RFC3339)))
+	}
 	for _, e := range f.Evidence {
-		if e.Kind == patchctl.EvidenceDeployment && e.Environment == env && e.Version != v {
+		if e.Kind == patchctl.EvidenceDeployment && e.Environment == env && e.Version != v && !e.At.Before(since) {
 			return fail(fmt.Sprintf("the deployment to %s is version %s, not the validated version %s", env, e.Version, v))
 		}
 	}
@@ -369,8 +376,9 @@ var gateAnnounced = Gate{Name: "announced_in_time", Rule: ruleWindow, check: fun
 	}
 	lead := f.Config.AnnounceLeadTime.D()
 	deadline := w.Start.Add(-lead)
+	booked := bookingRecord(f)
 	for _, e := range f.Evidence {
-		if e.Kind != patchctl.EvidenceAnnouncement || e.At.Before(w.BookedAt) {
+		if e.Kind != patchctl.EvidenceAnnouncement || e.ID < booked || e.At.Before(w.BookedAt) {
 			continue
 		}
 		if e.At.After(deadline) {
@@ -386,15 +394,29 @@ var gateAnnounced = Gate{Name: "announced_in_time", Rule: ruleWindow, check: fun
 		config.FormatDuration(lead), deadline.Format(time.RFC3339)))
 }}
 
+// bookingRecord returns the id of the evidence that recorded the current
+// booking: announcements and backups must be recorded after it, which holds
+// even when they share its timestamp.
+func bookingRecord(f *Facts) int64 {
+	var id int64
+	for _, e := range f.Evidence {
+		if e.Kind == patchctl.EvidenceWindowBooking && e.ID > id {
+			id = e.ID
+		}
+	}
+	return id
+}
+
 var gateBackup = Gate{Name: "backup_taken", Rule: ruleBackup, check: func(f *Facts) (bool, string, string) {
 	w := f.Patch.Window
 	if w == nil {
 		return fail("book a maintenance window first")
 	}
+	booked := bookingRecord(f)
 	for i := len(f.Evidence) - 1; i >= 0; i-- {
 		e := f.Evidence[i]
 		if e.Kind == patchctl.EvidenceBackup && e.Ref != "" && e.Result != patchctl.ResultFailed &&
-			e.At.After(w.BookedAt) && !e.At.After(f.Now) {
+			e.ID > booked && !e.At.Before(w.BookedAt) && !e.At.After(f.Now) {
 			return ok("backup " + e.Ref + " taken " + e.At.Format(time.RFC3339))
 		}
 	}

@@ -125,11 +125,14 @@ func Find(p *patchctl.Patch, to patchctl.State) (Edge, error) {
 		"%s patch %s cannot go from %s to %s (allowed: %s)", p.Kind, p.Key, p.State, to, strings.Join(allowed, ", "))
 }
 
-// Next returns the forward transition from the patch's state, if any.
+// Next returns the forward transition from the patch's state, if any: the
+// next step on the SOP path, or back to work after a rollback.
 func Next(p *patchctl.Patch) (Edge, bool) {
-	for _, e := range Edges(p) {
-		if e.Action == ActionAdvance {
-			return e, true
+	for _, action := range []string{ActionAdvance, ActionRework} {
+		for _, e := range Edges(p) {
+			if e.Action == action {
+				return e, true
+			}
 		}
 	}
 	return Edge{}, false

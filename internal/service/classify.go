@@ -122,7 +122,13 @@ func (s *Service) scheduleSLA(ctx context.Context, tx *store.Tx, p *patchctl.Pat
 	if p.DueAt == nil || p.State.Terminal() {
 		return tx.CancelTimers(ctx, p.Key, "sla.")
 	}
-	warn := p.DueAt.Add(-s.Config().SLA.WarnBefore.D())
+	// Warn warn_before ahead, but never earlier than three quarters into the
+	// SLA: a 24h emergency SLA with a 24h warning would warn at once.
+	lead := s.Config().SLA.WarnBefore.D()
+	if q := p.DueAt.Sub(p.DetectedAt) / 4; q < lead {
+		lead = q
+	}
+	warn := p.DueAt.Add(-lead)
 	if err := tx.ScheduleTimer(ctx, TimerSLAWarn, p.Key, warn, map[string]any{"due_at": p.DueAt}, now); err != nil {
 		return err
 	}
