@@ -230,8 +230,31 @@ func (s *Stream) Decode(v any) error {
 	return s.Err(json.UnmarshalDecode(s.Dec, v))
 }
 
-// Skip skips the next value.
-func (s *Stream) Skip() error { return s.Err(s.Dec.SkipValue()) }
+// Skip skips the next value. Objects and arrays are skipped token by token,
+// moving the line counter's mark and checking the context as it goes, so
+// that skipping a large value holds no memory.
+func (s *Stream) Skip() error {
+	switch s.Dec.PeekKind() {
+	case '{', '[':
+	default:
+		return s.Err(s.Dec.SkipValue())
+	}
+	depth := s.Dec.StackDepth()
+	for n := 1; ; n++ {
+		if _, err := s.Dec.ReadToken(); err != nil {
+			return s.Err(err)
+		}
+		if s.Dec.StackDepth() <= depth {
+			return nil
+		}
+		if n%4096 == 0 {
+			s.mark()
+			if err := s.ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+}
 
 // String reads a string value; null reads as "", and numbers and booleans
 // as their JSON text.

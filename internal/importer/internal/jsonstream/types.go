@@ -133,3 +133,36 @@ func ParseTime(s string) time.Time {
 	}
 	return time.Time{}
 }
+
+// First keeps the first string of an array of strings (or a lone string)
+// and skips the rest without allocating them.
+type First string
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (f *First) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*f = ""
+	if dec.PeekKind() != '[' {
+		var t Text
+		err := t.UnmarshalJSONFrom(dec)
+		*f = First(t)
+		return err
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for first := true; dec.PeekKind() != ']'; first = false {
+		if first && dec.PeekKind() == '"' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			*f = First(tok.String())
+			continue
+		}
+		if err := dec.SkipValue(); err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
+}

@@ -1,0 +1,459 @@
+// Package grype parses Grype JSON reports into importer records: one record
+// per element of matches[]; ignoredMatches[] are counted in the Meta and not
+// imported.
+//
+// Fields: the vulnerability id as VulnID, relatedVulnerabilities[].id as
+// Aliases, artifact name, version, type (Ecosystem), purl and first location
+// path; the fixed version is matchDetails[].fix.suggestedVersion, else the
+// first of vulnerability.fix.versions, else (Grype before 0.10)
+// fixedInVersion. CVSS is the highest v3 base score of vulnerability.cvss[]
+// and the related vulnerabilities' cvss[] (else the highest v2; the old
+// cvssV3/cvssV2 objects are read too); EPSS is the highest
+// vulnerability.epss[].epss; KEV is set when vulnerability.knownExploited is
+// present and not empty. Severity as written goes to SeverityRaw and through
+// patchctl.ParseSeverity (Negligible is none; Unknown and anything
+// unrecognised are unknown).
+//
+// Asset: source.type image gives an image named by target.userInput with
+// the digest of target.repoDigests (else manifestDigest, else imageID);
+// directory and file give a filesystem asset named by the target; sbom gives
+// an sbom asset; anything else (Grype writes "unknown") a filesystem asset
+// named by the target as written.
+//
+// Streaming: Grype writes matches before source. For seekable input the
+// parser skips matches, reads source, and streams the matches in a second
+// pass (tokenising twice, decoding once); for a pipe it holds the records of
+// matches until source has been read.
+package grype
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
+)
+
+// Parser parses Grype JSON reports. The zero value is ready to use.
+type Parser struct{}
+
+// New returns a Grype parser.
+func New() Parser { return Parser{} }
+
+// Format implements importer.Parser.
+func (Parser) Format() importer.Format { return importer.FormatGrype }
+
+// Parse implements importer.Parser.
+func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
+	s, err := jsonstream.Open(ctx, r, "Grype report")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Expect(importer.FormatGrype); err != nil {
+		return nil, err
+	}
+	p := &parser{
+		s:    s,
+		emit: emit,
+		meta: &importer.Meta{Format: importer.FormatGrype, Tool: "grype", BySeverityRaw: map[string]int{}},
+	}
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.meta, nil
+}
+
+type parser struct {
+	s    *jsonstream.Stream
+	emit importer.Emit
+	meta *importer.Meta
+
+	source   *source
+	deferred bool
+	pending  []*importer.Record
+	m        match // reused for every match
+}
+
+type source struct {
+	Type   string       `json:"type"`
+	Target sourceTarget `json:"target"`
+}
+
+// sourceTarget is a string (directory, file) or an object (image).
+type sourceTarget struct {
+	Name        string   `json:"-"`
+	UserInput   string   `json:"userInput"`
+	ImageID     string   `json:"imageID"`
+	Manifest    string   `json:"manifestDigest"`
+	Tags        []string `json:"tags"`
+	RepoDigests []string `json:"repoDigests"`
+}
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (t *sourceTarget) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*t = sourceTarget{}
+	if dec.PeekKind() == '{' {
+		type plain sourceTarget // without the method
+		return json.UnmarshalDecode(dec, (*plain)(t))
+	}
+	var s jsonstream.Text
+	err := s.UnmarshalJSONFrom(dec)
+	t.Name = string(s)
+	return err
+}
+
+type cvss struct {
+	Version string `json:"version"`
+	Vector  string `json:"vector"`
+	Metrics struct {
+		BaseScore jsonstream.Number `json:"baseScore"`
+	} `json:"metrics"`
+}
+
+// legacyCVSS is the cvssV3/cvssV2 object of Grype before 0.10.
+type legacyCVSS struct {
+	BaseScore jsonstream.Number `json:"baseScore"`
+	Vector    string            `json:"vector"`
+}
+
+type epss struct {
+	EPSS jsonstream.Number `json:"epss"`
+}
+
+type vulnerability struct {
+	ID             string             `json:"id"`
+	DataSource     string             `json:"dataSource"`
+	Severity       jsonstream.Text    `json:"severity"`
+	URLs           jsonstream.First   `json:"urls"`
+	Links          jsonstream.First   `json:"links"`
+	CVSS           []cvss             `json:"cvss"`
+	CVSSV3         *legacyCVSS        `json:"cvssV3"`
+	CVSSV2         *legacyCVSS        `json:"cvssV2"`
+	EPSS           []epss             `json:"epss"`
+	KnownExploited jsonstream.Present `json:"knownExploited"`
+	Fix            struct {
+		Versions jsonstream.First `json:"versions"`
+	} `json:"fix"`
+	FixedInVersion string `json:"fixedInVersion"`
+}
+
+type related struct {
+	ID   string `json:"id"`
+	CVSS []cvss `json:"cvss"`
+	EPSS []epss `json:"epss"`
+}
+
+type match struct {
+	Vulnerability vulnerability `json:"vulnerability"`
+	Related       []related     `json:"relatedVulnerabilities"`
+	MatchDetails  suggestedFix  `json:"matchDetails"`
+	Artifact      struct {
+		Name      string     `json:"name"`
+		Version   string     `json:"version"`
+		Type      string     `json:"type"`
+		PURL      string     `json:"purl"`
+		Locations []location `json:"locations"`
+	} `json:"artifact"`
+}
+
+// suggestedFix keeps the first matchDetails[].fix.suggestedVersion. Grype
+// before 0.10 wrote matchDetails as a single object.
+type suggestedFix string
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (f *suggestedFix) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*f = ""
+	var detail struct {
+		Fix struct {
+			SuggestedVersion string `json:"suggestedVersion"`
+		} `json:"fix"`
+	}
+	switch dec.PeekKind() {
+	case '{':
+		err := json.UnmarshalDecode(dec, &detail)
+		*f = suggestedFix(detail.Fix.SuggestedVersion)
+		return err
+	case '[':
+	default:
+		return dec.SkipValue()
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != ']' {
+		if *f != "" || dec.PeekKind() != '{' {
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		detail.Fix.SuggestedVersion = ""
+		if err := json.UnmarshalDecode(dec, &detail); err != nil {
+			return err
+		}
+		*f = suggestedFix(detail.Fix.SuggestedVersion)
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+type location struct {
+	Path string `json:"path"`
+}
+
+func (p *parser) run() error {
+	s := p.s
+	err := s.Object(func(name string) error {
+		switch name {
+		case "matches":
+			if p.source != nil {
+				asset := p.asset()
+				return p.matches(func(rec *importer.Record) error {
+					rec.Asset = asset
+					return p.emit(rec)
+				})
+			}
+			if s.Seekable() {
+				p.deferred = true
+				return s.Skip()
+			}
+			return p.matches(func(rec *importer.Record) error {
+				p.pending = append(p.pending, rec)
+				return nil
+			})
+		case "ignoredMatches":
+			n, err := s.Count()
+			p.meta.IgnoredMatches += n
+			return err
+		case "source":
+			p.source = &source{}
+			return s.Decode(p.source)
+		case "descriptor":
+			var d struct {
+				Name      string `json:"name"`
+				Version   string `json:"version"`
+				Timestamp string `json:"timestamp"`
+			}
+			if err := s.Decode(&d); err != nil {
+				return err
+			}
+			if d.Name != "" {
+				p.meta.Tool = d.Name
+			}
+			p.meta.ToolVersion = d.Version
+			p.meta.CreatedAt = jsonstream.ParseTime(d.Timestamp)
+			return nil
+		}
+		return s.Skip()
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.End(); err != nil {
+		return err
+	}
+	asset := p.asset()
+	p.meta.Assets = []importer.AssetRef{asset}
+	if p.deferred {
+		if _, err := s.Rewind(); err != nil {
+			return err
+		}
+		if err := s.Object(func(name string) error {
+			if name != "matches" {
+				return s.Skip()
+			}
+			return p.matches(func(rec *importer.Record) error {
+				rec.Asset = asset
+				return p.emit(rec)
+			})
+		}); err != nil {
+			return err
+		}
+	}
+	for i, rec := range p.pending {
+		rec.Asset = asset
+		if err := p.emit(rec); err != nil {
+			return err
+		}
+		p.pending[i] = nil
+	}
+	return nil
+}
+
+// asset names the scanned source.
+func (p *parser) asset() importer.AssetRef {
+	if p.source == nil {
+		return importer.AssetRef{Kind: patchctl.AssetFilesystem}
+	}
+	t := p.source.Target
+	switch p.source.Type {
+	case "image":
+		a := importer.AssetRef{Kind: patchctl.AssetImage, Name: t.UserInput}
+		if a.Name == "" && len(t.Tags) > 0 {
+			a.Name = t.Tags[0]
+		}
+		if a.Name == "" {
+			a.Name = t.ImageID
+		}
+		for _, d := range t.RepoDigests {
+			if _, digest, ok := strings.Cut(d, "@"); ok && digest != "" {
+				a.Digest = digest
+				break
+			}
+		}
+		if a.Digest == "" {
+			a.Digest = t.Manifest
+		}
+		if a.Digest == "" {
+			a.Digest = t.ImageID
+		}
+		return a
+	case "sbom":
+		return importer.AssetRef{Kind: patchctl.AssetSBOM, Name: targetName(t)}
+	}
+	return importer.AssetRef{Kind: patchctl.AssetFilesystem, Name: targetName(t)}
+}
+
+func targetName(t sourceTarget) string {
+	name := t.Name
+	if name == "" {
+		name = t.UserInput
+	}
+	// Some Grype versions quote the directory they were given: "\".\"".
+	if len(name) >= 2 && name[0] == '"' && name[len(name)-1] == '"' {
+		name = name[1 : len(name)-1]
+	}
+	return name
+}
+
+func (p *parser) matches(sink func(*importer.Record) error) error {
+	return p.s.Array(func() error {
+		rec, err := p.match()
+		if err != nil {
+			return err
+		}
+		return sink(rec)
+	})
+}
+
+// match decodes one element of matches into a record.
+func (p *parser) match() (*importer.Record, error) {
+	m := &p.m
+	*m = match{}
+	if err := p.s.Decode(m); err != nil {
+		return nil, err
+	}
+	v := &m.Vulnerability
+	raw := string(v.Severity)
+	p.meta.FindingsInReport++
+	p.meta.BySeverityRaw[raw]++
+	sev, _ := patchctl.ParseSeverity(raw)
+	rec := &importer.Record{
+		VulnID:           v.ID,
+		Package:          m.Artifact.Name,
+		Ecosystem:        m.Artifact.Type,
+		PURL:             m.Artifact.PURL,
+		InstalledVersion: m.Artifact.Version,
+		Severity:         sev,
+		SeverityRaw:      raw,
+		KEV:              bool(v.KnownExploited),
+		URL:              v.DataSource,
+	}
+	if len(m.Artifact.Locations) > 0 {
+		rec.Location = m.Artifact.Locations[0].Path
+	}
+	if rec.URL == "" {
+		rec.URL = string(v.URLs)
+	}
+	if rec.URL == "" {
+		rec.URL = string(v.Links)
+	}
+	rec.FixedVersion = string(m.MatchDetails)
+	if rec.FixedVersion == "" {
+		rec.FixedVersion = string(v.Fix.Versions)
+	}
+	if rec.FixedVersion == "" {
+		rec.FixedVersion = v.FixedInVersion
+	}
+	var best scores
+	best.addAll(v.CVSS)
+	best.addLegacy(v.CVSSV3, true)
+	best.addLegacy(v.CVSSV2, false)
+	for _, e := range v.EPSS {
+		if e.EPSS.Valid && e.EPSS.Value > rec.EPSS {
+			rec.EPSS = e.EPSS.Value
+		}
+	}
+	for _, r := range m.Related {
+		best.addAll(r.CVSS)
+		for _, e := range r.EPSS {
+			if e.EPSS.Valid && e.EPSS.Value > rec.EPSS {
+				rec.EPSS = e.EPSS.Value
+			}
+		}
+		if r.ID != "" && r.ID != v.ID && !contains(rec.Aliases, r.ID) {
+			rec.Aliases = append(rec.Aliases, r.ID)
+		}
+	}
+	rec.CVSS, rec.CVSSVector = best.pick()
+	return rec, nil
+}
+
+// scores keeps the highest v3 and v2 base scores seen.
+type scores struct {
+	v3, v2       float64
+	v3Vec, v2Vec string
+	has3, has2   bool
+}
+
+func (b *scores) add(score float64, vector string, v3 bool) {
+	switch {
+	case v3 && (!b.has3 || score > b.v3):
+		b.v3, b.v3Vec, b.has3 = score, vector, true
+	case !v3 && (!b.has2 || score > b.v2):
+		b.v2, b.v2Vec, b.has2 = score, vector, true
+	}
+}
+
+func (b *scores) addAll(list []cvss) {
+	for _, c := range list {
+		if !c.Metrics.BaseScore.Valid {
+			continue
+		}
+		v3 := strings.HasPrefix(c.Version, "3") || strings.HasPrefix(c.Vector, "CVSS:3")
+		v2 := strings.HasPrefix(c.Version, "2") || (c.Version == "" && !v3 && c.Vector != "" && !strings.HasPrefix(c.Vector, "CVSS:"))
+		if v3 || v2 {
+			b.add(c.Metrics.BaseScore.Value, c.Vector, v3)
+		}
+	}
+}
+
+func (b *scores) addLegacy(c *legacyCVSS, v3 bool) {
+	if c != nil && c.BaseScore.Valid {
+		b.add(c.BaseScore.Value, c.Vector, v3)
+	}
+}
+
+func (b *scores) pick() (float64, string) {
+	switch {
+	case b.has3:
+		return b.v3, b.v3Vec
+	case b.has2:
+		return b.v2, b.v2Vec
+	}
+	return 0, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
