@@ -96,9 +96,16 @@ func Load(path string, optional bool, getenv func(string) string) (*Config, erro
 		data, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			if ps := c.decode(path, data); len(ps) > 0 {
+			ps, fatal := c.decode(path, data)
+			if fatal {
 				return c, ps
 			}
+			ps = append(ps, c.ApplyEnv(getenv)...)
+			ps = append(ps, c.Validate()...)
+			if len(ps) > 0 {
+				return c, ps
+			}
+			return c, nil
 		case optional && errors.Is(err, os.ErrNotExist):
 		default:
 			return c, Problems{{File: path, Message: err.Error()}}
@@ -117,10 +124,11 @@ func Load(path string, optional bool, getenv func(string) string) (*Config, erro
 // validates it, without the environment.
 func Parse(name string, data []byte) (*Config, error) {
 	c := Default()
-	if ps := c.decode(name, data); len(ps) > 0 {
-		return c, ps
+	ps, fatal := c.decode(name, data)
+	if !fatal {
+		ps = append(ps, c.Validate()...)
 	}
-	if ps := c.Validate(); len(ps) > 0 {
+	if len(ps) > 0 {
 		return c, ps
 	}
 	return c, nil
@@ -128,10 +136,13 @@ func Parse(name string, data []byte) (*Config, error) {
 
 var reYAMLLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-func (c *Config) decode(file string, data []byte) Problems {
+// decode reads data over c. Type errors (unknown keys, wrong types) leave
+// the rest decoded and are returned with fatal unset, so that validation can
+// add its problems to the list; a syntax error is fatal.
+func (c *Config) decode(file string, data []byte) (Problems, bool) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Problems{yamlProblem(file, err)}
+		return Problems{yamlProblem(file, err)}, true
 	}
 	c.source = &source{file: file, lines: map[string]int{}}
 	if len(root.Content) > 0 {
@@ -141,7 +152,7 @@ func (c *Config) decode(file string, data []byte) Problems {
 	dec.KnownFields(true)
 	err := dec.Decode(c)
 	if err == nil || errors.Is(err, io.EOF) {
-		return nil
+		return nil, false
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -155,9 +166,9 @@ func (c *Config) decode(file string, data []byte) Problems {
 			}
 			ps = append(ps, p)
 		}
-		return ps
+		return ps, false
 	}
-	return Problems{yamlProblem(file, err)}
+	return Problems{yamlProblem(file, err)}, true
 }
 
 func yamlProblem(file string, err error) Problem {
