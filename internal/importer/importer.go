@@ -96,6 +96,9 @@ type Meta struct {
 	Secrets           int
 	IgnoredMatches    int // Grype ignoredMatches
 	Suppressed        int // SARIF results with suppressions
+	// Groups counts OSV-Scanner's alias groups
+	// (results[].packages[].groups[]): findings once aliases are merged.
+	Groups int
 	// Components counts SBOM components (CycloneDX).
 	Components int
 	// IsVEX is set for CycloneDX documents whose vulnerabilities carry
@@ -154,6 +157,9 @@ type OSVRecord struct {
 	Summary   string
 	Modified  time.Time
 	Published time.Time
+	// Withdrawn is set when the advisory was withdrawn; its aliases should
+	// then not be merged.
+	Withdrawn time.Time
 	// Packages lists ecosystem/name pairs the advisory affects.
 	Packages []string
 }
