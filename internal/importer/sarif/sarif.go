@@ -1,0 +1,558 @@
+// Package sarif parses SARIF 2.1.0 logs of dependency scanners into
+// importer records: one record per runs[].results[] element, suppressed
+// results included (Record.Suppressed; Meta.Suppressed counts them). A result
+// is suppressed when it has a suppression whose status is not "rejected" or
+// "underReview" (SARIF 2.1.0 §3.34).
+//
+// Fields: VulnID is the result's ruleId (else rule.id, else the id of the
+// rule at ruleIndex); Title and URL come from the rule's shortDescription and
+// helpUri; Location is the first location's artifactLocation.uri. Package
+// and version are parsed from message.text with the patterns of the tools
+// that write them:
+//
+//	Trivy:        "Package: NAME\nInstalled Version: VERSION\n...Fixed Version: FIX"
+//	Grype:        "... in TYPE package: NAME, version VERSION was found ..."
+//	Grype (<0.x): "... reports NAME at version VERSION ..."
+//	OSV-Scanner:  "Package 'NAME@VERSION' is vulnerable to 'ID' (also known as 'A', 'B')."
+//
+// and otherwise the package is the first location URI with an empty
+// version. Grype rule ids are "VULNID-PACKAGE": the VULNID part is added to
+// Aliases, as are OSV-Scanner's "also known as" ids.
+//
+// Severity: SeverityRaw is the SARIF level, resolved as result.level, else
+// the rule's defaultConfiguration.level, else "warning" (the SARIF 2.1.0
+// default). When the rule has a security-severity property (a CVSS-like
+// score, as GitHub code scanning defines it) it becomes CVSS, and the
+// normalised severity is its band (patchctl.SeverityFromCVSS); otherwise the
+// level maps to error → high, warning → medium, note → low, none → none, and
+// anything else to unknown.
+//
+// Assets: SARIF does not name what was scanned. A run's asset is an image
+// when Trivy's run properties name one (imageName, repoTags, repoDigests,
+// imageID), a repository when versionControlProvenance gives a
+// repositoryUri, an image when a Grype message says "found in image NAME";
+// otherwise it is a repository asset with an empty name, which the caller
+// must name.
+//
+// Streaming: rules, run properties and results may come in any order within
+// a run (Trivy writes its properties after the results, OSV-Scanner sorts
+// keys). With seekable input, a first pass reads everything but the results
+// and a second pass streams the results; with a pipe, each run's results are
+// held in a compact form until the run ends.
+package sarif
+
+import (
+	"context"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
+)
+
+// Parser parses SARIF 2.1.0 logs. The zero value is ready to use.
+type Parser struct{}
+
+// New returns a SARIF parser.
+func New() Parser { return Parser{} }
+
+// Format implements importer.Parser.
+func (Parser) Format() importer.Format { return importer.FormatSARIF }
+
+// Parse implements importer.Parser.
+func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
+	s, err := jsonstream.Open(ctx, r, "SARIF log")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Expect(importer.FormatSARIF); err != nil {
+		return nil, err
+	}
+	p := &parser{
+		s:        s,
+		emit:     emit,
+		meta:     &importer.Meta{Format: importer.FormatSARIF, BySeverityRaw: map[string]int{}},
+		seen:     map[importer.AssetRef]bool{},
+		seekable: s.Seekable(),
+	}
+	if err := p.pass(p.firstRun); err != nil {
+		return nil, err
+	}
+	if p.seekable {
+		if _, err := s.Rewind(); err != nil {
+			return nil, err
+		}
+		p.index = 0
+		if err := p.pass(p.secondRun); err != nil {
+			return nil, err
+		}
+	}
+	return p.meta, nil
+}
+
+type parser struct {
+	s        *jsonstream.Stream
+	emit     importer.Emit
+	meta     *importer.Meta
+	seen     map[importer.AssetRef]bool
+	seekable bool
+	runs     []*runContext // from the first pass
+	index    int           // current run
+	res      result        // reused for every result
+}
+
+// runContext is what results need from their run.
+type runContext struct {
+	rules    []rule
+	byID     map[string]int
+	asset    importer.AssetRef
+	hasAsset bool
+	grype    bool // asset to be taken from Grype messages
+}
+
+type rule struct {
+	ID               string `json:"id"`
+	ShortDescription struct {
+		Text string `json:"text"`
+	} `json:"shortDescription"`
+	HelpURI              string `json:"helpUri"`
+	DefaultConfiguration struct {
+		Level jsonstream.Text `json:"level"`
+	} `json:"defaultConfiguration"`
+	Properties struct {
+		SecuritySeverity jsonstream.Number `json:"security-severity"`
+		CVSSv3Vector     jsonstream.Text   `json:"cvssv3_vector"`
+		PURLs            jsonstream.First  `json:"purls"`
+	} `json:"properties"`
+}
+
+type tool struct {
+	Driver struct {
+		Name            string `json:"name"`
+		Version         string `json:"version"`
+		SemanticVersion string `json:"semanticVersion"`
+		Rules           []rule `json:"rules"`
+	} `json:"driver"`
+}
+
+// runProperties are the run properties Trivy writes for an image.
+type runProperties struct {
+	ImageName   jsonstream.Text `json:"imageName"`
+	ImageID     jsonstream.Text `json:"imageID"`
+	RepoTags    []string        `json:"repoTags"`
+	RepoDigests []string        `json:"repoDigests"`
+}
+
+// result is the compact form of a SARIF result.
+type result struct {
+	RuleID       string          `json:"ruleId"`
+	RuleIndex    optInt          `json:"ruleIndex"`
+	Rule         ruleRef         `json:"rule"`
+	Level        jsonstream.Text `json:"level"`
+	Message      message         `json:"message"`
+	Locations    firstURI        `json:"locations"`
+	Suppressions suppressed      `json:"suppressions"`
+}
+
+type ruleRef struct {
+	ID    string `json:"id"`
+	Index optInt `json:"index"`
+}
+
+type message struct {
+	Text string `json:"text"`
+}
+
+// optInt is an integer that records whether it was present (ruleIndex 0 is
+// a valid index).
+type optInt struct {
+	Value int
+	Valid bool
+}
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (o *optInt) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	var n jsonstream.Number
+	err := n.UnmarshalJSONFrom(dec)
+	*o = optInt{}
+	if n.Valid && n.Value >= 0 && n.Value < 1<<31 && n.Value == float64(int(n.Value)) {
+		*o = optInt{Value: int(n.Value), Valid: true}
+	}
+	return err
+}
+
+// firstURI keeps locations[0].physicalLocation.artifactLocation.uri.
+type firstURI string
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (f *firstURI) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*f = ""
+	if dec.PeekKind() != '[' {
+		return dec.SkipValue()
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for first := true; dec.PeekKind() != ']'; first = false {
+		if !first || dec.PeekKind() != '{' {
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		var loc struct {
+			PhysicalLocation struct {
+				ArtifactLocation struct {
+					URI string `json:"uri"`
+				} `json:"artifactLocation"`
+			} `json:"physicalLocation"`
+		}
+		if err := json.UnmarshalDecode(dec, &loc); err != nil {
+			return err
+		}
+		*f = firstURI(loc.PhysicalLocation.ArtifactLocation.URI)
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// suppressed is true when a suppression is in force: any element whose
+// status is absent or "accepted".
+type suppressed bool
+
+// UnmarshalJSONFrom implements json.UnmarshalerFrom.
+func (s *suppressed) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*s = false
+	if dec.PeekKind() != '[' {
+		return dec.SkipValue()
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != ']' {
+		if dec.PeekKind() != '{' {
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+			continue
+		}
+		var sup struct {
+			Status jsonstream.Text `json:"status"`
+		}
+		if err := json.UnmarshalDecode(dec, &sup); err != nil {
+			return err
+		}
+		if sup.Status != "rejected" && sup.Status != "underReview" {
+			*s = true
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// pass walks the top level, calling run for each element of runs.
+func (p *parser) pass(run func() error) error {
+	s := p.s
+	err := s.Object(func(name string) error {
+		if name == "runs" {
+			return s.Array(func() error {
+				err := run()
+				p.index++
+				return err
+			})
+		}
+		return s.Skip()
+	})
+	if err != nil {
+		return err
+	}
+	return s.End()
+}
+
+// firstRun reads a run's context; results are skipped (seekable input) or
+// held and emitted when the run ends.
+func (p *parser) firstRun() error {
+	s := p.s
+	rc := &runContext{byID: map[string]int{}}
+	var props *runProperties
+	var repo string
+	var held []result
+	err := s.Object(func(name string) error {
+		switch name {
+		case "tool":
+			var t tool
+			if err := s.Decode(&t); err != nil {
+				return err
+			}
+			rc.rules = t.Driver.Rules
+			for i, r := range rc.rules {
+				if _, dup := rc.byID[r.ID]; !dup {
+					rc.byID[r.ID] = i
+				}
+			}
+			if p.meta.Tool == "" {
+				p.meta.Tool = t.Driver.Name
+				p.meta.ToolVersion = t.Driver.Version
+				if p.meta.ToolVersion == "" {
+					p.meta.ToolVersion = t.Driver.SemanticVersion
+				}
+			}
+			rc.grype = strings.EqualFold(t.Driver.Name, "grype")
+			return nil
+		case "properties":
+			if s.Dec.PeekKind() != '{' {
+				return s.Skip()
+			}
+			props = &runProperties{}
+			return s.Decode(props)
+		case "versionControlProvenance":
+			return s.Array(func() error {
+				var v struct {
+					RepositoryURI string `json:"repositoryUri"`
+				}
+				if err := s.Decode(&v); err != nil {
+					return err
+				}
+				if repo == "" {
+					repo = v.RepositoryURI
+				}
+				return nil
+			})
+		case "results":
+			if p.seekable {
+				return s.Skip()
+			}
+			return s.Array(func() error {
+				var r result
+				if err := s.Decode(&r); err != nil {
+					return err
+				}
+				held = append(held, r)
+				return nil
+			})
+		}
+		return s.Skip()
+	})
+	if err != nil {
+		return err
+	}
+	rc.asset, rc.hasAsset = runAsset(props, repo)
+	p.runs = append(p.runs, rc)
+	if rc.hasAsset || !rc.grype {
+		// A Grype run without run-level asset takes its asset from the
+		// messages of its results.
+		p.addAsset(rc.asset)
+	}
+	for i := range held {
+		if err := p.result(rc, &held[i]); err != nil {
+			return err
+		}
+		held[i] = result{}
+	}
+	return nil
+}
+
+// secondRun streams a run's results with the context of the first pass.
+func (p *parser) secondRun() error {
+	s := p.s
+	if p.index >= len(p.runs) {
+		return s.Invalidf("the input changed between passes")
+	}
+	rc := p.runs[p.index]
+	return s.Object(func(name string) error {
+		if name != "results" {
+			return s.Skip()
+		}
+		return s.Array(func() error {
+			r := &p.res
+			*r = result{}
+			if err := s.Decode(r); err != nil {
+				return err
+			}
+			return p.result(rc, r)
+		})
+	})
+}
+
+func (p *parser) addAsset(a importer.AssetRef) {
+	if !p.seen[a] {
+		p.seen[a] = true
+		p.meta.Assets = append(p.meta.Assets, a)
+	}
+}
+
+// runAsset names a run's asset from Trivy's run properties or the version
+// control provenance.
+func runAsset(props *runProperties, repo string) (importer.AssetRef, bool) {
+	if props != nil && (props.ImageName != "" || len(props.RepoTags) > 0) {
+		a := importer.AssetRef{Kind: patchctl.AssetImage, Name: string(props.ImageName)}
+		if (a.Name == "" || isLocalPath(a.Name)) && len(props.RepoTags) > 0 {
+			a.Name = props.RepoTags[0]
+		}
+		for _, d := range props.RepoDigests {
+			if _, digest, ok := strings.Cut(d, "@"); ok && digest != "" {
+				a.Digest = digest
+				break
+			}
+		}
+		if a.Digest == "" {
+			a.Digest = string(props.ImageID)
+		}
+		return a, true
+	}
+	if repo != "" {
+		return importer.AssetRef{Kind: patchctl.AssetRepository, Name: repo}, true
+	}
+	return importer.AssetRef{Kind: patchctl.AssetRepository}, false
+}
+
+func isLocalPath(name string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return strings.HasPrefix(name, "/") || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
+}
+
+// Message patterns of the tools that put package and version in SARIF.
+var (
+	trivyPackage   = regexp.MustCompile(`(?m)^Package: (.+?)\r?$`)
+	trivyInstalled = regexp.MustCompile(`(?m)^Installed Version: (.+?)\r?$`)
+	trivyFixed     = regexp.MustCompile(`(?m)^Fixed Version: (.+?)\r?$`)
+	grypeMessage   = regexp.MustCompile(`(?:in (\S+) )?package: (.+?), version (\S+) was found(?: in image (\S+) at)?`)
+	grypeOld       = regexp.MustCompile(`reports (\S+) at version (\S+)`)
+	osvMessage     = regexp.MustCompile(`Package '(.+)@([^'@]*)' is vulnerable`)
+	osvAliases     = regexp.MustCompile(`also known as ((?:'[^']*'(?:, )?)+)`)
+	quoted         = regexp.MustCompile(`'([^']*)'`)
+)
+
+// result turns a compact result into a record and emits it.
+func (p *parser) result(rc *runContext, r *result) error {
+	var ru *rule
+	switch {
+	case r.RuleIndex.Valid && r.RuleIndex.Value < len(rc.rules):
+		ru = &rc.rules[r.RuleIndex.Value]
+	case r.Rule.Index.Valid && r.Rule.Index.Value < len(rc.rules):
+		ru = &rc.rules[r.Rule.Index.Value]
+	default:
+		id := r.RuleID
+		if id == "" {
+			id = r.Rule.ID
+		}
+		if i, ok := rc.byID[id]; ok {
+			ru = &rc.rules[i]
+		}
+	}
+	level := string(r.Level)
+	if level == "" && ru != nil {
+		level = string(ru.DefaultConfiguration.Level)
+	}
+	if level == "" {
+		level = "warning"
+	}
+	p.meta.FindingsInReport++
+	p.meta.BySeverityRaw[level]++
+	rec := &importer.Record{
+		VulnID:      r.RuleID,
+		SeverityRaw: level,
+		Location:    string(r.Locations),
+		Suppressed:  bool(r.Suppressions),
+		Asset:       rc.asset,
+	}
+	if rec.Suppressed {
+		p.meta.Suppressed++
+	}
+	if rec.VulnID == "" {
+		rec.VulnID = r.Rule.ID
+	}
+	if rec.VulnID == "" && ru != nil {
+		rec.VulnID = ru.ID
+	}
+	if ru != nil {
+		rec.Title = ru.ShortDescription.Text
+		rec.URL = ru.HelpURI
+		rec.PURL = string(ru.Properties.PURLs)
+		rec.CVSSVector = string(ru.Properties.CVSSv3Vector)
+	}
+	if ru != nil && ru.Properties.SecuritySeverity.Valid {
+		rec.CVSS = ru.Properties.SecuritySeverity.Value
+		rec.Severity = patchctl.SeverityFromCVSS(rec.CVSS)
+	} else {
+		rec.Severity = levelSeverity(level)
+	}
+	image := parseMessage(rec, r.Message.Text)
+	if rec.Package == "" {
+		rec.Package = rec.Location
+	}
+	if !rc.hasAsset && rc.grype && image != "" {
+		rec.Asset = importer.AssetRef{Kind: patchctl.AssetImage, Name: image}
+	}
+	p.addAsset(rec.Asset)
+	return p.emit(rec)
+}
+
+// levelSeverity maps a SARIF level to a severity. patchctl.ParseSeverity is
+// asked first; the SARIF levels it does not know are mapped here.
+func levelSeverity(level string) patchctl.Severity {
+	if sev, ok := patchctl.ParseSeverity(level); ok && level != "" {
+		return sev
+	}
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "error":
+		return patchctl.SeverityHigh
+	case "warning":
+		return patchctl.SeverityMedium
+	case "note":
+		return patchctl.SeverityLow
+	}
+	return patchctl.SeverityUnknown
+}
+
+// parseMessage fills package, version, ecosystem, fixed version and aliases
+// from a result message, and returns the image a Grype message names.
+func parseMessage(rec *importer.Record, text string) (image string) {
+	if m := trivyPackage.FindStringSubmatch(text); m != nil {
+		rec.Package = m[1]
+		if v := trivyInstalled.FindStringSubmatch(text); v != nil {
+			rec.InstalledVersion = v[1]
+		}
+		if f := trivyFixed.FindStringSubmatch(text); f != nil {
+			rec.FixedVersion = f[1]
+		}
+		return ""
+	}
+	if m := grypeMessage.FindStringSubmatch(text); m != nil {
+		rec.Ecosystem, rec.Package, rec.InstalledVersion = m[1], m[2], m[3]
+		grypeAlias(rec)
+		return m[4]
+	}
+	if m := grypeOld.FindStringSubmatch(text); m != nil {
+		rec.Package, rec.InstalledVersion = m[1], m[2]
+		grypeAlias(rec)
+		return ""
+	}
+	if m := osvMessage.FindStringSubmatch(text); m != nil {
+		rec.Package, rec.InstalledVersion = m[1], m[2]
+		if a := osvAliases.FindStringSubmatch(text); a != nil {
+			for _, q := range quoted.FindAllStringSubmatch(a[1], -1) {
+				if q[1] != "" && q[1] != rec.VulnID {
+					rec.Aliases = append(rec.Aliases, q[1])
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// grypeAlias adds the vulnerability id of a Grype rule id "VULNID-PACKAGE".
+func grypeAlias(rec *importer.Record) {
+	if id, ok := strings.CutSuffix(rec.VulnID, "-"+rec.Package); ok && id != "" {
+		rec.Aliases = append(rec.Aliases, id)
+	}
+}
