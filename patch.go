@@ -293,6 +293,7 @@ type PriorityChange struct {
 // Override records a transition that went through despite refusing gates.
 type Override struct {
 	ID            int64     `json:"id"`
+	PatchKey      string    `json:"patch,omitempty"`
 	From          State     `json:"from"`
 	To            State     `json:"to"`
 	Action        string    `json:"action"`

@@ -58,3 +58,49 @@ func (s *Service) Timers(ctx context.Context, a patchctl.Actor, kindPrefix, subj
 	}
 	return t, err
 }
+
+// Overrides lists overrides across all patches, newest first.
+func (s *Service) Overrides(ctx context.Context, a patchctl.Actor, limit, offset int) ([]patchctl.Override, error) {
+	if err := authorize(a, patchctl.PermRead, "reading overrides"); err != nil {
+		return nil, err
+	}
+	return s.db.Read().AllOverrides(ctx, limit, offset)
+}
+
+// Status summarises the installation for /api/v1/status and the CLI.
+type Status struct {
+	Version       string   `json:"version"`
+	Engine        string   `json:"engine"`
+	PolicyVersion string   `json:"policy_version"`
+	SOP           string   `json:"sop"`
+	Warnings      []string `json:"warnings"`
+	OpenPatches   int      `json:"open_patches"`
+	Overdue       int      `json:"overdue"`
+	AuditHead     int64    `json:"audit_head"`
+}
+
+// Status reports versions, warnings and headline counts.
+func (s *Service) Status(ctx context.Context, a patchctl.Actor) (*Status, error) {
+	if err := authorize(a, patchctl.PermRead, "reading status"); err != nil {
+		return nil, err
+	}
+	cfg := s.Config()
+	r := s.db.Read()
+	open := true
+	st := &Status{Version: patchctl.Version, Engine: string(s.db.Engine()), PolicyVersion: s.Policy().Version(),
+		SOP: cfg.SOP.DocumentID, Warnings: cfg.Warnings(s.Now())}
+	if st.Warnings == nil {
+		st.Warnings = []string{}
+	}
+	var err error
+	if st.OpenPatches, err = r.CountPatches(ctx, store.PatchFilter{Open: &open}); err != nil {
+		return nil, err
+	}
+	if st.Overdue, err = r.CountPatches(ctx, store.PatchFilter{Overdue: true, Now: s.Now()}); err != nil {
+		return nil, err
+	}
+	if st.AuditHead, _, err = r.AuditHead(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
+}

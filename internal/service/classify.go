@@ -19,9 +19,9 @@ const (
 
 // Outbox topics the service writes.
 const (
-	TopicPageOncall   = "page.oncall"       // an emergency patch or a breached emergency SLA
-	TopicSLAWarning   = "sla.approaching"   // due within warn_before
-	TopicSLABreached  = "sla.breached"      // overdue
+	TopicPageOncall   = "page.oncall"     // an emergency patch or a breached emergency SLA
+	TopicSLAWarning   = "sla.approaching" // due within warn_before
+	TopicSLABreached  = "sla.breached"    // overdue
 	TopicEscalated    = "priority.escalated"
 	TopicRollback     = "rollback.requested" // consumed by the GitOps integration
 	TopicHalted       = "rollout.halted"
@@ -39,8 +39,18 @@ func (s *Service) reclassify(ctx context.Context, tx *store.Tx, a patchctl.Actor
 }
 
 func (s *Service) reclassifyAs(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *patchctl.Patch, links []patchctl.Link, pin patchctl.Priority, why string, creating bool) error {
+	c, err := s.classify(a, p, links, pin, why, creating)
+	if err != nil || c == nil {
+		return err
+	}
+	return s.recordClassification(ctx, tx, a, p, c, creating)
+}
+
+// classify decides p's priority, rule, policy version, detection and due
+// time, updating p in place. It returns the priority change to record, or
+// nil when neither the priority nor the due time moved.
+func (s *Service) classify(a patchctl.Actor, p *patchctl.Patch, links []patchctl.Link, pin patchctl.Priority, why string, creating bool) (*patchctl.PriorityChange, error) {
 	pol := s.Policy()
-	now := s.Now()
 	old, oldDue := p.Priority, p.DueAt
 	if creating {
 		old, oldDue = "", nil
@@ -56,13 +66,13 @@ func (s *Service) reclassifyAs(ctx context.Context, tx *store.Tx, a patchctl.Act
 
 	dec, err := pol.ClassifyPatch(p, links)
 	if err != nil {
-		return &patchctl.Error{Code: patchctl.CodeInternal, Message: "classification failed", Err: err}
+		return nil, &patchctl.Error{Code: patchctl.CodeInternal, Message: "classification failed", Err: err}
 	}
 	reason := fmt.Sprintf("%s: %s", why, dec.Reason)
 	switch {
 	case pin != "":
 		if pin.Rank() < dec.Priority.Rank() && !a.Role.Allowed(patchctl.PermOverride) {
-			return patchctl.Errorf(patchctl.CodeForbidden,
+			return nil, patchctl.Errorf(patchctl.CodeForbidden,
 				"lowering the priority below the classified %s (rule %s) needs the role lead or admin", dec.Priority, dec.Rule)
 		}
 		p.Priority, p.PriorityRule, p.PriorityPinned = pin, "manual:"+a.Name, true
@@ -82,30 +92,35 @@ func (s *Service) reclassifyAs(ctx context.Context, tx *store.Tx, a patchctl.Act
 	due = store.Micro(due)
 	p.DueAt = &due
 
-	moved := old != p.Priority || oldDue == nil || !oldDue.Equal(due)
-	if !moved {
-		return nil
+	if old == p.Priority && oldDue != nil && oldDue.Equal(due) {
+		return nil, nil
 	}
-	c := &patchctl.PriorityChange{At: now, From: old, To: p.Priority, Rule: p.PriorityRule,
-		Reason: reason + "; due " + dueWhy, PolicyVersion: p.PolicyVersion, DueAt: p.DueAt, Actor: a.Name}
+	return &patchctl.PriorityChange{At: s.Now(), From: old, To: p.Priority, Rule: p.PriorityRule,
+		Reason: reason + "; due " + dueWhy, PolicyVersion: p.PolicyVersion, DueAt: p.DueAt, Actor: a.Name}, nil
+}
+
+// recordClassification writes a priority change's history, audit event,
+// escalation messages and SLA timers.
+func (s *Service) recordClassification(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *patchctl.Patch, c *patchctl.PriorityChange, creating bool) error {
+	now := c.At
 	if err := tx.AddPriorityChange(ctx, p.ID, c); err != nil {
 		return err
 	}
 	if !creating {
 		if err := s.audit(ctx, tx, a, "patch.priority", p.Key, now, map[string]any{
-			"from": old, "to": p.Priority, "rule": p.PriorityRule, "reason": c.Reason, "due_at": p.DueAt, "policy_version": p.PolicyVersion,
+			"from": c.From, "to": p.Priority, "rule": p.PriorityRule, "reason": c.Reason, "due_at": p.DueAt, "policy_version": p.PolicyVersion,
 		}); err != nil {
 			return err
 		}
 	}
-	if p.Priority.Rank() > old.Rank() && old != "" {
+	if p.Priority.Rank() > c.From.Rank() && c.From != "" {
 		if _, err := tx.Enqueue(ctx, TopicEscalated, p.Key, map[string]any{
-			"patch": p.Key, "title": p.Title, "from": old, "to": p.Priority, "reason": c.Reason, "due_at": p.DueAt,
+			"patch": p.Key, "title": p.Title, "from": c.From, "to": p.Priority, "reason": c.Reason, "due_at": p.DueAt,
 		}, now); err != nil {
 			return err
 		}
 	}
-	if p.Priority == patchctl.PriorityEmergency && old != patchctl.PriorityEmergency {
+	if p.Priority == patchctl.PriorityEmergency && c.From != patchctl.PriorityEmergency {
 		if _, err := tx.Enqueue(ctx, TopicPageOncall, p.Key, map[string]any{
 			"patch": p.Key, "title": p.Title, "priority": p.Priority, "reason": c.Reason, "due_at": p.DueAt,
 			"summary": "Emergency patch " + p.Key + ": " + p.Title,

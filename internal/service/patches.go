@@ -50,7 +50,11 @@ func (s *Service) CreatePatch(ctx context.Context, a patchctl.Actor, in CreatePa
 		}
 		links[i] = l
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	change, err := s.classify(a, p, links, in.Priority, "created", true)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.CreatePatch(ctx, p); err != nil {
 			return err
 		}
@@ -62,10 +66,7 @@ func (s *Service) CreatePatch(ctx context.Context, a patchctl.Actor, in CreatePa
 		if err := tx.AddTransition(ctx, p.ID, &patchctl.Transition{To: patchctl.StateDraft, Action: "create", Actor: a.Name, At: now}); err != nil {
 			return err
 		}
-		if err := s.reclassify(ctx, tx, a, p, links, in.Priority, "created", true); err != nil {
-			return err
-		}
-		if err := tx.UpdatePatch(ctx, p, p.Revision); err != nil {
+		if err := s.recordClassification(ctx, tx, a, p, change, true); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "patch.create", p.Key, now, map[string]any{

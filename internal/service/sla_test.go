@@ -14,7 +14,9 @@ import (
 func TestSLATimersEscalate(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		sch := scheduler.New(f.db, f.clock.Now, nil, time.Second)
-		sch.Handle("sla.", func(ctx context.Context, tx *store.Tx, tm store.Timer) error { return f.svc.HandleSLATimer(ctx, tx, tm) })
+		sch.Handle("sla.", func(ctx context.Context, tx *store.Tx, tm store.Timer) error {
+			return f.svc.HandleSLATimer(ctx, tx, tm)
+		})
 
 		in := appPatch()
 		in.Links = []patchctl.Link{cve("CVE-2024-3094", 10)}
@@ -67,7 +69,9 @@ func TestSLATimersEscalate(t *testing.T) {
 func TestRescheduledTimerIsStale(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		sch := scheduler.New(f.db, f.clock.Now, nil, time.Second)
-		sch.Handle("sla.", func(ctx context.Context, tx *store.Tx, tm store.Timer) error { return f.svc.HandleSLATimer(ctx, tx, tm) })
+		sch.Handle("sla.", func(ctx context.Context, tx *store.Tx, tm store.Timer) error {
+			return f.svc.HandleSLATimer(ctx, tx, tm)
+		})
 		p := f.create(alice, appPatch()) // routine: due at the end of the next weekly window
 		d, _ := f.svc.Patch(f.ctx, viola, p.Key)
 		// Tuesday 22:00 UTC + 4h: Wednesday 02:00.

@@ -193,6 +193,31 @@ func (x q) Overrides(ctx context.Context, patchID int64) ([]patchctl.Override, e
 	return out, x.db.wrap(rows.Err())
 }
 
+// AllOverrides lists overrides across patches, newest first, for auditors.
+func (x q) AllOverrides(ctx context.Context, limit, offset int) ([]patchctl.Override, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := x.query(ctx, `SELECT id, patch_id, from_state, to_state, action, gates, justification, actor, role, at
+		FROM overrides ORDER BY id DESC LIMIT ? OFFSET ?`, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []patchctl.Override{}
+	for rows.Next() {
+		var o patchctl.Override
+		var pid int64
+		var at tscan
+		if err := rows.Scan(&o.ID, &pid, &o.From, &o.To, &o.Action, jsonText{&o.Gates}, &o.Justification, &o.Actor, &o.Role, &at); err != nil {
+			return nil, err
+		}
+		o.PatchKey, o.At = patchctl.PatchKey(pid), at.t
+		out = append(out, o)
+	}
+	return out, x.db.wrap(rows.Err())
+}
+
 // AddPriorityChange appends to a patch's priority history.
 func (tx *Tx) AddPriorityChange(ctx context.Context, patchID int64, c *patchctl.PriorityChange) error {
 	_, err := tx.exec(ctx, `INSERT INTO priority_changes (patch_id, at, from_priority, to_priority, rule, reason, policy_version, due_at, actor)

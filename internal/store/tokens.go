@@ -113,3 +113,8 @@ func (db *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
 	return db.Exec(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, db.reader().ts(at), id)
 }
 
+// QueryRowCount counts token rows whose hash or prefix equals s; tests use it
+// to prove secrets are not stored in clear.
+func (x q) QueryRowCount(ctx context.Context, s string, n *int) error {
+	return x.row(ctx, `SELECT COUNT(*) FROM tokens WHERE hash = ? OR prefix = ? OR name = ?`, s, s, s).Scan(n)
+}
