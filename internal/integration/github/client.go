@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -99,6 +100,9 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	return &Client{api: api, log: log}, nil
 }
+
+// errEmptyResponse is a 2xx response whose body was JSON null.
+var errEmptyResponse = errors.New("empty response body")
 
 // splitRepo splits "owner/name".
 func splitRepo(repo string) (owner, name string, err error) {
@@ -254,6 +258,9 @@ func (c *Client) OpenDraftPR(ctx context.Context, repo, branch, title, body stri
 	p, _, err := c.api.PullRequests.Create(ctx, owner, name, gh.CreatePullRequest{
 		Title: gh.Ptr(title), Head: branch, Base: base, Body: gh.Ptr(body), Draft: gh.Ptr(true),
 	})
+	if err == nil && p == nil {
+		err = errEmptyResponse
+	}
 	if err == nil {
 		out := normalisePR(repo, p)
 		c.log.InfoContext(ctx, "pull_request_opened", "repo", repo, "branch", branch, "number", out.Number)
@@ -278,6 +285,9 @@ func (c *Client) openPRFor(ctx context.Context, repo, owner, name, branch string
 			return nil, apiError(fmt.Sprintf("list pull requests for %s in %s", branch, repo), err)
 		}
 		for _, p := range prs {
+			if p == nil {
+				continue
+			}
 			// The head filter is GitHub's; check it anyway so that a
 			// server ignoring it cannot make us adopt someone else's PR.
 			if p.GetHead().GetRef() == branch && strings.EqualFold(p.GetHead().GetRepo().GetFullName(), repo) {
@@ -303,6 +313,9 @@ func (c *Client) PullRequest(ctx context.Context, repo string, number int) (*Pul
 		return nil, err
 	}
 	p, _, err := c.api.PullRequests.Get(ctx, owner, name, number)
+	if err == nil && p == nil {
+		err = errEmptyResponse
+	}
 	if err != nil {
 		return nil, apiError(fmt.Sprintf("get pull request %s#%d", repo, number), err)
 	}
@@ -325,7 +338,9 @@ func (c *Client) ListReviews(ctx context.Context, repo string, number int) ([]Re
 			return nil, apiError(fmt.Sprintf("list reviews of %s#%d", repo, number), err)
 		}
 		for _, r := range rs {
-			out = append(out, *normaliseReview(r, number))
+			if r != nil {
+				out = append(out, *normaliseReview(r, number))
+			}
 		}
 		if resp.NextPage == 0 {
 			return out, nil
@@ -352,8 +367,10 @@ func (c *Client) ListCheckRuns(ctx context.Context, repo, ref string) ([]Check, 
 		if err != nil {
 			return nil, apiError(fmt.Sprintf("list check runs for %s in %s", ref, repo), err)
 		}
-		for _, r := range res.CheckRuns {
-			out = append(out, *normaliseCheckRun(r))
+		for _, r := range res.GetCheckRuns() {
+			if r != nil {
+				out = append(out, *normaliseCheckRun(r))
+			}
 		}
 		if resp.NextPage == 0 {
 			return out, nil
@@ -401,7 +418,7 @@ func (c *Client) CombinedStatus(ctx context.Context, repo, ref string) (*Status,
 			return nil, apiError(fmt.Sprintf("get combined status of %s in %s", ref, repo), err)
 		}
 		st.SHA, st.State = cs.GetSHA(), strings.ToLower(cs.GetState())
-		for _, s := range cs.Statuses {
+		for _, s := range cs.GetStatuses() {
 			st.Statuses = append(st.Statuses, StatusContext{Context: s.GetContext(), State: strings.ToLower(s.GetState()),
 				Description: s.GetDescription(), TargetURL: s.GetTargetURL()})
 		}

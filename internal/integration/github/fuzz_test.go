@@ -1,6 +1,7 @@
 package github
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -23,6 +24,12 @@ var fuzzEvents = []string{
 	"security_advisory", "ping", "issues",
 }
 
+// FuzzParseEvent is seeded with every corpus payload, per event type. The
+// large ones are added without GitHub's hypermedia links (the *_url
+// fields, _links, node_id), which are three quarters of their bytes and
+// which the parser never reads: on 25 kB inputs the fuzzer spends its time
+// minimising rather than exploring. TestCorpusDeliveries covers the full
+// payloads.
 func FuzzParseEvent(f *testing.F) {
 	for _, file := range corpus.Glob(f, "github-webhooks/*.json") {
 		body, err := os.ReadFile(file)
@@ -32,6 +39,9 @@ func FuzzParseEvent(f *testing.F) {
 		idx := slices.Index(fuzzEvents, eventOf(file))
 		if idx < 0 {
 			f.Fatalf("no fuzz event for %s", file)
+		}
+		if len(body) > 4096 {
+			body = withoutLinks(f, body)
 		}
 		f.Add(uint8(idx), body)
 	}
@@ -94,6 +104,38 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		checkKeys(t, ev.PatchKeys)
 	})
+}
+
+// withoutLinks drops the link fields of a JSON document.
+func withoutLinks(f *testing.F, body []byte) []byte {
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		f.Fatal(err)
+	}
+	var strip func(v any) any
+	strip = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if k == "_links" || k == "node_id" || strings.HasSuffix(k, "_url") && k != "html_url" && k != "target_url" &&
+					k != "log_url" && k != "details_url" && k != "environment_url" {
+					delete(v, k)
+					continue
+				}
+				v[k] = strip(x)
+			}
+		case []any:
+			for i := range v {
+				v[i] = strip(v[i])
+			}
+		}
+		return v
+	}
+	out, err := json.Marshal(strip(doc))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return out
 }
 
 // checkKeys asserts PatchKeys' output contract: sorted by id, unique,

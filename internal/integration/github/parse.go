@@ -558,9 +558,12 @@ func (ev *Event) fromDependabotAlert(p *gh.DependabotAlertEvent) error {
 		al.SeverityRaw = sa.GetSeverity()
 	}
 	al.Severity, _ = patchctl.ParseSeverity(al.SeverityRaw)
-	al.CVSS, al.CVSSVector = bestCVSS(sa.CVSSSeverities, sa.CVSS)
-	al.CWEs = cweIDs(sa.CWEs)
-	al.GHSAID, al.CVEID, al.Aliases = vulnIDs(sa.GetGHSAID(), sa.GetCVEID(), sa.Identifiers)
+	if sa != nil {
+		// go-github has getters for pointers only; the slices need sa.
+		al.CVSS, al.CVSSVector = bestCVSS(sa.CVSSSeverities, sa.CVSS)
+		al.CWEs = cweIDs(sa.CWEs)
+		al.GHSAID, al.CVEID, al.Aliases = vulnIDs(sa.GHSAID, sa.CVEID, sa.Identifiers)
+	}
 	if al.URL == "" {
 		al.URL = a.GetURL()
 	}
@@ -623,7 +626,7 @@ func (ev *Event) fromRepositoryVulnerabilityAlert(p *gh.RepositoryVulnerabilityA
 	if ext := a.GetExternalIdentifier(); strings.HasPrefix(strings.ToUpper(ext), "CVE-") {
 		cve = ext
 	}
-	al.GHSAID, al.CVEID, al.Aliases = vulnIDs(a.GetGitHubSecurityAdvisoryID(), cve, nil)
+	al.GHSAID, al.CVEID, al.Aliases = vulnIDs(a.GitHubSecurityAdvisoryID, &cve, nil)
 	ev.Alert = al
 	return nil
 }
@@ -652,7 +655,7 @@ func (ev *Event) fromSecurityAdvisory(p *gh.SecurityAdvisoryEvent) error {
 	}
 	adv.Severity, _ = patchctl.ParseSeverity(adv.SeverityRaw)
 	adv.CVSS, adv.CVSSVector = bestCVSS(sa.CVSSSeverities, sa.CVSS)
-	adv.GHSAID, adv.CVEID, adv.Aliases = vulnIDs(sa.GetGHSAID(), sa.GetCVEID(), sa.Identifiers)
+	adv.GHSAID, adv.CVEID, adv.Aliases = vulnIDs(sa.GHSAID, sa.CVEID, sa.Identifiers)
 	for _, id := range sa.Identifiers {
 		if id.GetValue() != "" {
 			adv.Identifiers = append(adv.Identifiers, Identifier{Type: id.GetType(), Value: id.GetValue()})
@@ -707,8 +710,14 @@ func cweIDs(cwes []*gh.AdvisoryCWEs) []string {
 // alias (GHSA first, then CVE, then the other identifiers), without
 // duplicates. A CVE missing from cve_id is taken from the identifiers: the
 // published security_advisory sample has cve_id null but a CVE identifier.
-func vulnIDs(ghsa, cve string, ids []*gh.AdvisoryIdentifier) (string, string, []string) {
-	ghsa, cve = normID(ghsa), normID(cve)
+func vulnIDs(ghsaID, cveID *string, ids []*gh.AdvisoryIdentifier) (string, string, []string) {
+	var ghsa, cve string
+	if ghsaID != nil {
+		ghsa = normID(*ghsaID)
+	}
+	if cveID != nil {
+		cve = normID(*cveID)
+	}
 	for _, id := range ids {
 		v := normID(id.GetValue())
 		switch {

@@ -41,6 +41,31 @@ func TestParsePingAndIgnored(t *testing.T) {
 	}
 }
 
+// TestParseSparseAlerts: alerts missing their optional parts parse (the
+// fuzzer found a nil dereference on a dependabot_alert without
+// security_advisory).
+func TestParseSparseAlerts(t *testing.T) {
+	for _, tc := range []struct{ event, body string }{
+		{"dependabot_alert", `{"action":"created","alert":{"number":1},"repository":{"full_name":"a/b"}}`},
+		{"dependabot_alert", `{"action":"created","alert":{"security_advisory":null,"security_vulnerability":null,"dependency":null},"repository":{"full_name":"a/b"}}`},
+		{"repository_vulnerability_alert", `{"action":"resolve","alert":{},"repository":{"full_name":"a/b"}}`},
+		{"security_advisory", `{"action":"published","security_advisory":{"ghsa_id":"GHSA-xxxx-xxxx-xxxx","vulnerabilities":[null,{}],"identifiers":[null],"cvss":null}}`},
+	} {
+		ev, err := ParseEvent(tc.event, []byte(tc.body))
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.event, tc.body, err)
+			continue
+		}
+		if ev.Alert == nil && ev.Advisory == nil {
+			t.Errorf("%s: no alert or advisory", tc.event)
+		}
+	}
+	ev, _ := ParseEvent("repository_vulnerability_alert", []byte(`{"action":"resolve","alert":{},"repository":{"full_name":"a/b"}}`))
+	if ev.Alert.State != "fixed" || ev.Alert.Action != AlertFixed {
+		t.Errorf("resolve without state: %+v", ev.Alert)
+	}
+}
+
 func TestParseEventInvalid(t *testing.T) {
 	tests := []struct {
 		name, event, body string
