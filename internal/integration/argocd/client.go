@@ -299,17 +299,5 @@ func apiError(status int, data []byte, method, name string) error {
 	default:
 		msg = fmt.Sprintf("argocd answered HTTP %d: %s", status, msg)
 	}
-	return &patchctl.Error{Code: code, Message: clipMessage(msg), Err: cause}
-}
-
-func clipMessage(s string) string {
-	const n = 300
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) > n {
-		r = r[:n]
-	}
-	return string(r) + "..."
+	return &patchctl.Error{Code: code, Message: clipTo(msg, 300), Err: cause}
 }

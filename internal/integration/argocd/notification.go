@@ -255,16 +255,18 @@ func nonEmpty(s []string) []string {
 }
 
 // clip shortens a value quoted in a message.
-func clip(s string) string {
-	const n = 80
+func clip(s string) string { return clipTo(s, 80) }
+
+// clipTo shortens s to n runes, marking the cut.
+func clipTo(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	r := []rune(s)
-	if len(r) > n {
-		r = r[:n]
+	if len(r) <= n {
+		return s
 	}
-	return string(r) + "..."
+	return string(r[:n]) + "..."
 }
 
 // jsonError names where JSON input is bad.
