@@ -278,14 +278,21 @@ func (s *Stream) String() (string, error) {
 
 // End checks that nothing but whitespace follows the top-level value.
 func (s *Stream) End() error {
-	_, err := s.Dec.ReadToken()
-	switch {
-	case err == io.EOF:
-		return nil
-	case err != nil:
+	switch s.Dec.PeekKind() {
+	case '{', '[', '"', '0', 't', 'f', 'n':
+	default: // end of input, or not JSON: ReadToken says which
+		_, err := s.Dec.ReadToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
 		return s.Err(err)
 	}
-	return s.Invalidf("unexpected data after the end of the top-level value")
+	// Another JSON value follows.
+	off := s.Dec.InputOffset() + leadingSpace(s.Dec.UnreadBuffer())
+	return s.invalid(off, "", "invalid content", "unexpected data after the end of the top-level value", nil)
 }
 
 // expected reports a value of the wrong kind at the current position.
@@ -298,6 +305,7 @@ func (s *Stream) expected(want string) error {
 		}
 		return s.Err(err)
 	}
+	// Another JSON value follows.
 	off := s.Dec.InputOffset() + leadingSpace(s.Dec.UnreadBuffer())
 	ptr := string(s.Dec.StackPointer())
 	return s.invalid(off, ptr, "unexpected JSON "+kindName(k), "expected "+want, nil)
