@@ -55,7 +55,7 @@ func ParseDuration(s string) (time.Duration, error) {
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return err
+		return typeError(n, err.Error())
 	}
 	*d = Duration(v)
 	return nil
@@ -91,7 +91,7 @@ type Date struct{ time.Time }
 func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 	t, err := time.Parse("2006-01-02", strings.TrimSpace(n.Value))
 	if err != nil {
-		return fmt.Errorf("%q is not a date (want YYYY-MM-DD)", n.Value)
+		return typeError(n, fmt.Sprintf("%q is not a date (want YYYY-MM-DD)", n.Value))
 	}
 	d.Time = t
 	return nil
@@ -111,4 +111,10 @@ func (d Date) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(d.Format("2006-01-02"))
+}
+
+// typeError reports a bad value as a *yaml.TypeError with its line: the
+// decoder then carries on, so that every problem of a file is listed.
+func typeError(n *yaml.Node, msg string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, msg)}}
 }

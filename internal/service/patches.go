@@ -276,6 +276,9 @@ type Detail struct {
 	Rollback *RollbackPreview `json:"rollback,omitempty"`
 	Overdue  bool             `json:"overdue"`
 	Path     []patchctl.State `json:"path"`
+	// Now is the server's time of this answer: SLA clocks are shown
+	// relative to it, not to the reader's clock.
+	Now time.Time `json:"now"`
 }
 
 // Step is a transition with its gate verdicts.
@@ -321,7 +324,7 @@ func (s *Service) Patch(ctx context.Context, a patchctl.Actor, key string) (*Det
 		return nil, err
 	}
 	d := &Detail{Patch: p, Links: f.Links, Evidence: f.Evidence, Waves: f.Waves, Overdue: p.Overdue(f.Now),
-		Path: lifecycle.Path(p.Kind, p.Target.Downtime)}
+		Path: lifecycle.Path(p.Kind, p.Target.Downtime), Now: f.Now}
 	if d.Transitions, err = r.Transitions(ctx, id); err != nil {
 		return nil, err
 	}
@@ -390,6 +393,8 @@ type ListResult struct {
 	More    bool              `json:"more"`
 	Offset  int               `json:"offset"`
 	Limit   int               `json:"limit"`
+	// Now is the server's time of this answer.
+	Now time.Time `json:"now"`
 }
 
 // ListPatches lists patches matching f (Now is filled in).
@@ -414,7 +419,7 @@ func (s *Service) ListPatches(ctx context.Context, a patchctl.Actor, f store.Pat
 	if ps == nil {
 		ps = []*patchctl.Patch{}
 	}
-	return &ListResult{Patches: ps, More: more, Offset: f.Offset, Limit: f.Limit}, nil
+	return &ListResult{Patches: ps, More: more, Offset: f.Offset, Limit: f.Limit, Now: f.Now}, nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

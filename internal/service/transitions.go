@@ -171,6 +171,9 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 	case patchctl.StateValidated:
 		subject := subjectOf(p)
 		for _, env := range p.Target.Environments {
+			if p.Version == "" {
+				break // an override past every gate: nothing known to be stable
+			}
 			if e, ok := cfg.Environment(env); ok && !e.Production {
 				if err := tx.RecordStable(ctx, &store.StableVersion{Subject: subject, Environment: env, Version: p.Version,
 					Source: "validated", Actor: a.Name, RecordedAt: now}, p.ID); err != nil {
@@ -360,15 +363,21 @@ func (s *Service) Rollback(ctx context.Context, a patchctl.Actor, key string, in
 	return res, nil
 }
 
-// rollbackEnv is the furthest environment the patch reached.
+// rollbackEnv is the environment a rollback applies to by default: where
+// the patch's state says it runs (production once it reached production,
+// otherwise the furthest non-production environment it was deployed to).
 func rollbackEnv(cfg *config.Config, p *patchctl.Patch, ev []patchctl.Evidence) string {
+	switch p.State {
+	case patchctl.StateProduction, patchctl.StateUpgrading, patchctl.StateVerified, patchctl.StateResumed:
+		return prodName(cfg)
+	}
 	best, bestIdx := "", -1
 	for _, e := range ev {
 		if e.Kind != patchctl.EvidenceDeployment || e.Result == patchctl.ResultFailed {
 			continue
 		}
 		for i, env := range cfg.Environments {
-			if env.Name == e.Environment && i > bestIdx {
+			if env.Name == e.Environment && !env.Production && i > bestIdx {
 				best, bestIdx = env.Name, i
 			}
 		}
