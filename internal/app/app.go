@@ -110,26 +110,10 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
-	// Each transport beyond the API mounts itself from its own file in this
-	// package (ui.go, hooks.go, ...), appending to mounters in an init-free
-	// way: see mounters below.
-	for _, m := range mounters {
-		m(a, mux)
-	}
+	// The transports beside the API (web UI, webhooks) are listed in
+	// transports.go, each implemented in its own file of this package.
+	a.mountTransports(mux)
 	return a.instrument(mux)
-}
-
-// mounters are the transports mounted beside the API, in a fixed order. Each
-// is declared in its own file of this package with a package-level var
-// initialised from a function, e.g. var _ = mount(func(a *App, mux
-// *http.ServeMux) { ... }).
-var mounters []func(a *App, mux *http.ServeMux)
-
-// mount registers a transport; it returns true so that it can initialise a
-// package-level variable.
-func mount(f func(a *App, mux *http.ServeMux)) bool {
-	mounters = append(mounters, f)
-	return true
 }
 
 // readyz answers 200 once the server listens and the database answers.
