@@ -1,12 +1,14 @@
 package github
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -292,6 +294,17 @@ func TestMergedDeliveryCapturedHeaders(t *testing.T) {
 	}
 	if got := h.Get("User-Agent"); !strings.HasPrefix(got, "GitHub-Hookshot/") {
 		t.Errorf("User-Agent = %q, want GitHub-Hookshot/...", got)
+	}
+
+	// The corpus file is the delivery re-indented: GitHub sent compact JSON
+	// of exactly Content-Length bytes. A signature over the wire bytes
+	// would therefore not verify against the file, whichever secret.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, body); err != nil {
+		t.Fatal(err)
+	}
+	if cl := h.Get("Content-Length"); cl != strconv.Itoa(compact.Len()) || len(body) == compact.Len() {
+		t.Errorf("Content-Length %s, file %d bytes, compacted %d bytes", cl, len(body), compact.Len())
 	}
 
 	// The hook that captured it had no secret: no signature header at all.
