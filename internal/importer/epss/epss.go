@@ -39,6 +39,7 @@ func Parse(ctx context.Context, r io.Reader, emit Emit) (*importer.EPSSMeta, err
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if _, err := s.Expect(importer.FormatEPSS); err != nil {
 		return nil, err
 	}

@@ -54,6 +54,7 @@ func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*impo
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if _, err := s.Expect(importer.FormatGrype); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ func Parse(ctx context.Context, r io.Reader, emit Emit) (*importer.KEVCatalog, e
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	d, err := s.Expect(importer.FormatKEV)
 	if err != nil {
 		return nil, err

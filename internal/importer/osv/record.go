@@ -18,6 +18,7 @@ func ParseRecord(ctx context.Context, r io.Reader) (*importer.OSVRecord, error) 
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if _, err := s.Expect(importer.FormatOSVRecord); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,7 @@ func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*impo
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	if _, err := s.Expect(importer.FormatTrivy); err != nil {
 		return nil, err
 	}

@@ -166,7 +166,35 @@ func CheckIDs(t testing.TB, recs []*importer.Record) {
 
 // SeedFiles returns the corpus files matching pattern for fuzz seeds, or
 // nothing when the corpus is absent (fuzz targets then use inline seeds).
+// JSON files are compacted, and files still larger than MaxSeed are left
+// out: the fuzzer minimises every new interesting input, which with the
+// default -fuzzminimizetime takes most of a short fuzzing run on inputs of
+// tens of kilobytes.
 func SeedFiles(pattern string) [][]byte {
+	var out [][]byte
+	for _, b := range seedFiles(pattern) {
+		var c bytes.Buffer
+		if json.Compact(&c, b) == nil {
+			b = c.Bytes()
+		}
+		if len(b) <= MaxSeed {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// SeedPrefixes returns the first n bytes of the corpus files matching
+// pattern, for fuzz seeds from large files.
+func SeedPrefixes(pattern string, n int) [][]byte {
+	var out [][]byte
+	for _, b := range seedFiles(pattern) {
+		out = append(out, b[:min(len(b), n)])
+	}
+	return out
+}
+
+func seedFiles(pattern string) [][]byte {
 	dir := os.Getenv("PATCHCTL_CORPUS")
 	if dir == "" {
 		_, file, _, _ := runtime.Caller(0)
@@ -182,6 +210,9 @@ func SeedFiles(pattern string) [][]byte {
 	}
 	return out
 }
+
+// MaxSeed is the largest corpus file used as a fuzz seed.
+const MaxSeed = 8 << 10
 
 // WantInvalid checks that err is a *patchctl.Error with code invalid whose
 // message contains every one of parts.

@@ -20,6 +20,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -55,15 +56,39 @@ type Stream struct {
 	start    int64
 	seekable bool
 	gzipped  bool
-	rd       *bufio.Reader
+	raw      *bufio.Reader // over src
+	inner    *bufio.Reader // over the gzip reader, when gzipped
+	zr       *gzip.Reader
 	lines    *lineReader
 	head     []byte
 	ticks    uint
 }
 
+// readers recycles the HeadSize buffered readers: allocating and clearing
+// 64 KiB per parse dominates the cost of small reports.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, HeadSize) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+// Close releases the stream's buffers. The stream must not be used after.
+func (s *Stream) Close() {
+	for _, br := range []*bufio.Reader{s.raw, s.inner} {
+		if br != nil {
+			br.Reset(nil)
+			readers.Put(br)
+		}
+	}
+	s.raw, s.inner, s.head, s.Dec = nil, nil, nil, nil
+}
+
 // Open starts a stream over r. what names the input in error messages.
 // Gzip-compressed input is decompressed. If r is an io.Seeker positioned
-// where the input starts, Rewind can restart the stream.
+// where the input starts, Rewind can restart the stream. Close releases the
+// stream's buffers.
 func Open(ctx context.Context, r io.Reader, what string) (*Stream, error) {
 	s := &Stream{ctx: ctx, src: r, What: what}
 	if sk, ok := r.(io.Seeker); ok {
@@ -78,10 +103,20 @@ func Open(ctx context.Context, r io.Reader, what string) (*Stream, error) {
 }
 
 func (s *Stream) open() error {
-	br := bufio.NewReaderSize(s.src, HeadSize)
+	if s.raw == nil {
+		s.raw = getReader(s.src)
+	} else {
+		s.raw.Reset(s.src)
+	}
+	br := s.raw
 	s.gzipped = false
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		var err error
+		if s.zr == nil {
+			s.zr, err = gzip.NewReader(br)
+		} else {
+			err = s.zr.Reset(br)
+		}
 		if err != nil {
 			if isGzipError(err) || errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
 				return &patchctl.Error{Code: patchctl.CodeInvalid, Message: s.What + ": corrupt or truncated gzip data", Err: err}
@@ -89,7 +124,12 @@ func (s *Stream) open() error {
 			return fmt.Errorf("%s: reading input: %w", s.What, err)
 		}
 		s.gzipped = true
-		br = bufio.NewReaderSize(zr, HeadSize)
+		if s.inner == nil {
+			s.inner = getReader(s.zr)
+		} else {
+			s.inner.Reset(s.zr)
+		}
+		br = s.inner
 	}
 	head, err := br.Peek(HeadSize)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
@@ -98,10 +138,17 @@ func (s *Stream) open() error {
 		}
 		return fmt.Errorf("%s: reading input: %w", s.What, err)
 	}
-	s.rd = br
 	s.head = head
-	s.lines = &lineReader{r: br}
-	s.Dec = jsontext.NewDecoder(s.lines, decoderOptions...)
+	if s.lines == nil {
+		s.lines = &lineReader{}
+	}
+	buf := s.lines.buf[:0]
+	*s.lines = lineReader{r: br, buf: buf}
+	if s.Dec == nil {
+		s.Dec = jsontext.NewDecoder(s.lines, decoderOptions...)
+	} else {
+		s.Dec.Reset(s.lines, decoderOptions...)
+	}
 	return nil
 }
 
