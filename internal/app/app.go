@@ -21,6 +21,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/config"
 	"github.com/patchctl/patchctl/internal/httpapi"
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/policy"
 	"github.com/patchctl/patchctl/internal/scheduler"
 	"github.com/patchctl/patchctl/internal/service"
@@ -43,6 +44,7 @@ type App struct {
 	DB        *store.DB
 	Policy    *policy.Policy
 	Service   *service.Service
+	Intake    *intake.Intake
 	Scheduler *scheduler.Scheduler
 	API       *httpapi.API
 	Handler   http.Handler
@@ -87,8 +89,21 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*App, error) {
 	}
 	a := &App{Config: cfg, DB: db, Policy: pol, log: log, clock: clock, opts: opts, ready: make(chan struct{})}
 	a.Service = service.New(db, pol, clock, log)
+	a.Intake = intake.New(a.Service, log)
 	a.Scheduler = scheduler.New(db, clock, log, opts.SchedulerPoll)
 	a.Scheduler.Handle("sla.", a.Service.HandleSLATimer)
+	a.Scheduler.Handle(service.TimerAcceptanceExpiry, a.Service.HandleAcceptanceExpiry)
+	a.Scheduler.HandleOutside("feed.", a.Intake.FeedTimer(nil))
+	if n, err := db.FailStaleImports(ctx, clock()); err != nil {
+		db.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Warn("imports interrupted by a previous stop marked failed", "imports", n)
+	}
+	if err := a.Intake.ScheduleFeeds(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Handler = a.routes()
@@ -103,7 +118,7 @@ func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	a.API = httpapi.Mount(mux, a.Service, a.log)
+	a.API = httpapi.Mount(mux, a.Service, a.log, httpapi.Options{Intake: a.Intake, MaxUploadBytes: a.Config.Server.MaxUploadBytes})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

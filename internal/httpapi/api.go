@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/service"
 )
 
@@ -33,10 +34,24 @@ type Route struct {
 // API is the mounted REST API.
 type API struct {
 	svc    *service.Service
+	intake *intake.Intake
+	opts   Options
 	log    *slog.Logger
 	huma   huma.API
 	mu     sync.Mutex
 	routes []Route
+}
+
+// Options configure the API.
+type Options struct {
+	// Intake serves imports and findings.
+	Intake *intake.Intake
+	// MaxUploadBytes bounds report uploads (413 beyond).
+	MaxUploadBytes int64
+	// AsyncImportBytes: uploads larger than this run as a job (202).
+	AsyncImportBytes int64
+	// SpoolDir holds uploads of running import jobs (default os.TempDir).
+	SpoolDir string
 }
 
 type actorKey struct{}
@@ -54,7 +69,7 @@ func WithActor(ctx context.Context, a patchctl.Actor) context.Context {
 }
 
 // Mount registers the API on mux under Prefix.
-func Mount(mux *http.ServeMux, svc *service.Service, log *slog.Logger) *API {
+func Mount(mux *http.ServeMux, svc *service.Service, log *slog.Logger, opts Options) *API {
 	installErrors()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -71,11 +86,21 @@ func Mount(mux *http.ServeMux, svc *service.Service, log *slog.Logger) *API {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API token: pct_..."},
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
-	a := &API{svc: svc, log: log.With("component", "httpapi")}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 1 << 30
+	}
+	if opts.AsyncImportBytes <= 0 {
+		opts.AsyncImportBytes = 8 << 20
+	}
+	a := &API{svc: svc, intake: opts.Intake, opts: opts, log: log.With("component", "httpapi")}
 	a.huma = humago.NewWithPrefix(mux, Prefix, cfg)
-	a.huma.UseMiddleware(a.authenticate)
+	a.huma.UseMiddleware(a.withRequest, a.authenticate)
 	a.registerPatches()
 	a.registerAdmin()
+	if a.intake != nil {
+		a.registerFindings()
+		a.registerImports()
+	}
 	return a
 }
 
@@ -94,6 +119,20 @@ func (a *API) Routes() []Route {
 		return out[i].Method < out[j].Method
 	})
 	return out
+}
+
+type requestKey struct{}
+
+// withRequest keeps the *http.Request in the context, for the few handlers
+// that stream the request body themselves (report uploads).
+func (a *API) withRequest(ctx huma.Context, next func(huma.Context)) {
+	r, _ := humago.Unwrap(ctx)
+	next(huma.WithValue(ctx, requestKey{}, r))
+}
+
+func requestFrom(ctx context.Context) *http.Request {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	return r
 }
 
 // authenticate resolves the bearer token of every operation.

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +26,12 @@ import (
 
 // Handler does a timer's work inside the transaction that finishes it.
 type Handler func(ctx context.Context, tx *store.Tx, t store.Timer) error
+
+// OutsideHandler does work that needs its own transactions (a feed
+// download and import) outside the timer's. The timer is finished, or
+// rescheduled to the returned time when it is not zero, after the work
+// succeeds: the work runs at least once and must be idempotent.
+type OutsideHandler func(ctx context.Context, t store.Timer) (next time.Time, err error)
 
 // Scheduler claims due timers and runs their handlers.
 type Scheduler struct {
@@ -41,6 +46,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	handlers map[string]Handler // by kind prefix
+	outside  map[string]OutsideHandler
 	wake     chan struct{}
 }
 
@@ -59,7 +65,7 @@ func New(db *store.DB, clock patchctl.Clock, log *slog.Logger, poll time.Duratio
 		db: db, clock: clock, log: log.With("component", "scheduler"),
 		holder: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		poll:   poll, lease: 2 * time.Minute, batch: 50, attempts: 10,
-		handlers: map[string]Handler{}, wake: make(chan struct{}, 1),
+		handlers: map[string]Handler{}, outside: map[string]OutsideHandler{}, wake: make(chan struct{}, 1),
 	}
 }
 
@@ -74,20 +80,37 @@ func (s *Scheduler) Handle(prefix string, h Handler) {
 	s.handlers[prefix] = h
 }
 
-func (s *Scheduler) handler(kind string) (Handler, bool) {
+// HandleOutside registers an OutsideHandler for kinds starting with prefix.
+func (s *Scheduler) HandleOutside(prefix string, h OutsideHandler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var prefixes []string
+	s.outside[prefix] = h
+}
+
+// handler finds the handler of a kind: the longest matching prefix among
+// both registries.
+func (s *Scheduler) handler(kind string) (Handler, OutsideHandler, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best := ""
+	found := false
 	for p := range s.handlers {
-		if strings.HasPrefix(kind, p) {
-			prefixes = append(prefixes, p)
+		if strings.HasPrefix(kind, p) && (!found || len(p) > len(best)) {
+			best, found = p, true
 		}
 	}
-	if len(prefixes) == 0 {
-		return nil, false
+	for p := range s.outside {
+		if strings.HasPrefix(kind, p) && (!found || len(p) > len(best)) {
+			best, found = p, true
+		}
 	}
-	sort.Slice(prefixes, func(i, j int) bool { return len(prefixes[i]) > len(prefixes[j]) })
-	return s.handlers[prefixes[0]], true
+	if !found {
+		return nil, nil, false
+	}
+	if h, ok := s.outside[best]; ok {
+		return nil, h, true
+	}
+	return s.handlers[best], nil, true
 }
 
 // Wake makes Run look for due timers now (after something was scheduled).
@@ -142,9 +165,24 @@ func (s *Scheduler) RunOnce(ctx context.Context) (int, error) {
 }
 
 func (s *Scheduler) run(ctx context.Context, t store.Timer) error {
-	h, ok := s.handler(t.Kind)
+	h, outside, ok := s.handler(t.Kind)
 	if !ok {
 		return fmt.Errorf("no handler for timer kind %q", t.Kind)
+	}
+	if outside != nil {
+		next, err := outside(ctx, t)
+		if err != nil {
+			return err
+		}
+		return s.db.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.FinishTimer(ctx, t.ID, s.holder, s.clock()); err != nil {
+				return err
+			}
+			if next.IsZero() {
+				return nil
+			}
+			return tx.ScheduleTimer(ctx, t.Kind, t.Subject, next, t.Payload, s.clock())
+		})
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := h(ctx, tx, t); err != nil {

@@ -28,6 +28,23 @@ type CreatePatch struct {
 // CreatePatch creates a draft patch, classifies it and schedules its SLA
 // timers.
 func (s *Service) CreatePatch(ctx context.Context, a patchctl.Actor, in CreatePatch) (*patchctl.Patch, error) {
+	var p *patchctl.Patch
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		p, err = s.CreatePatchTx(ctx, tx, a, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("patch created", "patch_id", p.Key, "kind", p.Kind, "priority", p.Priority, "actor", a.Name)
+	return p, nil
+}
+
+// CreatePatchTx creates a patch inside the caller's transaction, for
+// automation that creates patches as part of a larger change (the intake
+// groups findings into patches in the import's transaction).
+func (s *Service) CreatePatchTx(ctx context.Context, tx *store.Tx, a patchctl.Actor, in CreatePatch) (*patchctl.Patch, error) {
 	if err := authorize(a, patchctl.PermWrite, "creating a patch"); err != nil {
 		return nil, err
 	}
@@ -54,30 +71,26 @@ func (s *Service) CreatePatch(ctx context.Context, a patchctl.Actor, in CreatePa
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.CreatePatch(ctx, p); err != nil {
-			return err
-		}
-		for i := range links {
-			if err := tx.AddLink(ctx, p.ID, &links[i]); err != nil {
-				return err
-			}
-		}
-		if err := tx.AddTransition(ctx, p.ID, &patchctl.Transition{To: patchctl.StateDraft, Action: "create", Actor: a.Name, At: now}); err != nil {
-			return err
-		}
-		if err := s.recordClassification(ctx, tx, a, p, change, true); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, a, "patch.create", p.Key, now, map[string]any{
-			"title": p.Title, "kind": p.Kind, "target": p.Target, "owner": p.Owner, "labels": p.Labels,
-			"priority": p.Priority, "rule": p.PriorityRule, "due_at": p.DueAt, "links": linkRefs(links),
-		})
-	})
-	if err != nil {
+	if err := tx.CreatePatch(ctx, p); err != nil {
 		return nil, err
 	}
-	s.log.Info("patch created", "patch_id", p.Key, "kind", p.Kind, "priority", p.Priority, "actor", a.Name)
+	for i := range links {
+		if err := tx.AddLink(ctx, p.ID, &links[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.AddTransition(ctx, p.ID, &patchctl.Transition{To: patchctl.StateDraft, Action: "create", Actor: a.Name, At: now}); err != nil {
+		return nil, err
+	}
+	if err := s.recordClassification(ctx, tx, a, p, change, true); err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, tx, a, "patch.create", p.Key, now, map[string]any{
+		"title": p.Title, "kind": p.Kind, "target": p.Target, "owner": p.Owner, "labels": p.Labels,
+		"priority": p.Priority, "rule": p.PriorityRule, "due_at": p.DueAt, "links": linkRefs(links),
+	}); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

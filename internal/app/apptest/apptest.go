@@ -5,6 +5,8 @@ package apptest
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"net/http"
 	"testing"
 	"time"
@@ -62,7 +64,11 @@ func StartServer(t testing.TB, opts Options) *Server {
 	}
 	clk := fakeclock.New(Start)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, app.Options{Clock: clk.Now, NoScheduler: true})
+	var log *slog.Logger
+	if os.Getenv("PATCHCTL_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := app.New(ctx, cfg, app.Options{Clock: clk.Now, NoScheduler: true, Logger: log})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,0 +1,821 @@
+// Package intake imports vulnerability reports and enrichment feeds: it
+// streams a report through its parser (internal/importer), deduplicates the
+// findings against the database, closes what a re-import no longer reports,
+// reopens what comes back, and groups findings into the draft patches that
+// fix them. KEV and EPSS feeds re-classify the affected patches.
+//
+// An import is one transaction: it lands whole or not at all. A report that
+// fails to parse closes nothing.
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/config"
+	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/formats"
+	"github.com/patchctl/patchctl/internal/service"
+	"github.com/patchctl/patchctl/internal/store"
+)
+
+// Intake runs imports.
+type Intake struct {
+	svc *service.Service
+	db  *store.DB
+	log *slog.Logger
+
+	mu      sync.Mutex
+	running map[int64]*Progress
+}
+
+// New returns an intake over the service's database.
+func New(svc *service.Service, log *slog.Logger) *Intake {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Intake{svc: svc, db: svc.DB(), log: log.With("component", "intake"), running: map[int64]*Progress{}}
+}
+
+// Progress of a running import.
+type Progress struct {
+	BytesRead  atomic.Int64
+	BytesTotal int64
+	Records    atomic.Int64
+}
+
+// Progress returns a running import's progress, if it runs in this process.
+func (in *Intake) Progress(id int64) (read, total, records int64, ok bool) {
+	in.mu.Lock()
+	p, found := in.running[id]
+	in.mu.Unlock()
+	if !found {
+		return 0, 0, 0, false
+	}
+	return p.BytesRead.Load(), p.BytesTotal, p.Records.Load(), true
+}
+
+// Result is an import as the API and CLI show it: the import record with
+// its live progress, and its summary once done.
+type Result struct {
+	Import *store.Import `json:"import"`
+	// Progress is the fraction of bytes read, for running imports.
+	Progress float64      `json:"progress,omitempty"`
+	Summary  *Summary     `json:"summary,omitempty"`
+	Feed     *FeedSummary `json:"feed,omitempty"`
+}
+
+// Result builds the view of an import record, with the live progress of a
+// running import and the stored summary of a finished one.
+func (in *Intake) Result(im *store.Import) *Result {
+	r := &Result{Import: im}
+	if im.Status == store.ImportRunning {
+		if read, total, records, ok := in.Progress(im.ID); ok {
+			im.BytesRead, im.Records = read, records
+			if total > 0 {
+				r.Progress = float64(read) / float64(total)
+			}
+		}
+	}
+	if im.Status == store.ImportDone && len(im.Summary) > 2 {
+		var s Summary
+		if json.Unmarshal(im.Summary, &s) == nil {
+			r.Summary = &s
+		}
+	}
+	return r
+}
+
+// Options tune one import.
+type Options struct {
+	Format importer.Format
+	// Asset overrides the report's asset: "kind:name" or a name (the kind
+	// then comes from the report, else image).
+	Asset  string
+	Source string // file name or URL, for the record
+	Size   int64  // bytes, when known, for progress
+	// OnStart receives the import id once recorded.
+	OnStart func(id int64)
+	// OnProgress is called every few megabytes.
+	OnProgress func(bytesRead, records int64)
+}
+
+// Summary is what an import did.
+type Summary struct {
+	ImportID          int64          `json:"import_id"`
+	Format            string         `json:"format"`
+	Detected          bool           `json:"format_detected,omitempty"`
+	Tool              string         `json:"tool,omitempty"`
+	ToolVersion       string         `json:"tool_version,omitempty"`
+	Asset             string         `json:"asset"`
+	Assets            []string       `json:"assets"`
+	FindingsInReport  int            `json:"findings_in_report"`
+	FindingsNew       int            `json:"findings_new"`
+	FindingsUpdated   int            `json:"findings_updated"`
+	FindingsUnchanged int            `json:"findings_unchanged"`
+	FindingsClosed    int            `json:"findings_closed"`
+	FindingsReopened  int            `json:"findings_reopened"`
+	FindingsNoFix     int            `json:"findings_without_fix"`
+	Duplicates        int            `json:"duplicates_in_report,omitempty"`
+	BySeverity        map[string]int `json:"by_severity"`
+	BySeverityRaw     map[string]int `json:"by_severity_raw,omitempty"`
+	PatchesCreated    int            `json:"patches_created"`
+	PatchesUpdated    int            `json:"patches_updated"`
+	Patches           []string       `json:"patches,omitempty"`
+	VEXApplied        int            `json:"vex_applied,omitempty"`
+	Misconfigurations int            `json:"misconfigurations,omitempty"`
+	Secrets           int            `json:"secrets,omitempty"`
+	IgnoredMatches    int            `json:"ignored_matches,omitempty"`
+	Suppressed        int            `json:"suppressed,omitempty"`
+	Components        int            `json:"components,omitempty"`
+	Notes             []string       `json:"notes,omitempty"`
+	Bytes             int64          `json:"bytes"`
+	DurationMS        int64          `json:"duration_ms"`
+}
+
+// countingReader counts bytes and reports progress.
+type countingReader struct {
+	r    io.Reader
+	p    *Progress
+	next int64
+	fn   func(int64, int64)
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	read := c.p.BytesRead.Add(int64(n))
+	if c.fn != nil && read >= c.next {
+		c.next = read + 4<<20
+		c.fn(read, c.p.Records.Load())
+	}
+	return n, err
+}
+
+// Import reads one scanner report and applies it.
+func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opts Options) (*Summary, error) {
+	if !a.Role.Allowed(patchctl.PermImport) {
+		return nil, patchctl.Errorf(patchctl.CodeForbidden, "importing reports needs the role engineer, oncall, lead or admin; %s has %s", a.Name, a.Role)
+	}
+	format := opts.Format
+	if format == "" {
+		format = importer.FormatAuto
+	}
+	parser, err := formats.Parser(format)
+	if err != nil {
+		return nil, patchctl.FieldError("format", "%v", err)
+	}
+	start := time.Now()
+	now := in.svc.Now()
+	im := &store.Import{Format: string(format), Source: opts.Source, Actor: a.Name, StartedAt: now, BytesTotal: opts.Size}
+	if err := in.db.StartImport(ctx, im); err != nil {
+		return nil, err
+	}
+	if opts.OnStart != nil {
+		opts.OnStart(im.ID)
+	}
+	prog := &Progress{BytesTotal: opts.Size}
+	in.mu.Lock()
+	in.running[im.ID] = prog
+	in.mu.Unlock()
+	defer func() {
+		in.mu.Lock()
+		delete(in.running, im.ID)
+		in.mu.Unlock()
+	}()
+	cr := &countingReader{r: r, p: prog, next: 4 << 20, fn: opts.OnProgress}
+
+	cfg := in.svc.Config()
+	var sum *Summary
+	err = in.db.InTx(ctx, func(tx *store.Tx) error {
+		run := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: prog,
+			assets: map[string]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
+			sum: &Summary{ImportID: im.ID, BySeverity: map[string]int{}}}
+		if err := run.parseOverride(opts.Asset); err != nil {
+			return err
+		}
+		kev, err := tx.KEVIDs(ctx)
+		if err != nil {
+			return err
+		}
+		run.kev = kev
+		meta, err := parser.Parse(ctx, cr, run.emit)
+		if err != nil {
+			return err
+		}
+		if err := run.flush(ctx); err != nil {
+			return err
+		}
+		if err := run.finish(ctx, meta); err != nil {
+			return err
+		}
+		run.sum.Bytes = prog.BytesRead.Load()
+		run.sum.DurationMS = time.Since(start).Milliseconds()
+		sum = run.sum
+		return tx.FinishImport(ctx, im.ID, sum, prog.BytesRead.Load(), prog.Records.Load(), in.svc.Now())
+	})
+	if err != nil {
+		msg := patchctl.ErrorMessage(err)
+		if patchctl.ErrorCode(err) == patchctl.CodeInternal {
+			in.log.Error("import failed", "import_id", im.ID, "err", err)
+		}
+		if ferr := in.db.FailImport(context.WithoutCancel(ctx), im.ID, msg, prog.BytesRead.Load(), prog.Records.Load(), in.svc.Now()); ferr != nil {
+			in.log.Error("recording a failed import", "import_id", im.ID, "err", ferr)
+		}
+		return nil, err
+	}
+	in.log.Info("import done", "import_id", im.ID, "format", sum.Format, "findings", sum.FindingsInReport, "new", sum.FindingsNew,
+		"closed", sum.FindingsClosed, "patches_created", sum.PatchesCreated, "ms", sum.DurationMS)
+	return sum, nil
+}
+
+// assetState is what an import knows of one asset.
+type assetState struct {
+	asset    patchctl.Asset
+	existing map[store.FindingKey]*store.FindingRow
+	seen     map[store.FindingKey]struct{}
+	records  int
+}
+
+type run struct {
+	in       *Intake
+	tx       *store.Tx
+	actor    patchctl.Actor
+	cfg      *config.Config
+	now      time.Time
+	importID int64
+	prog     *Progress
+	sum      *Summary
+
+	override     *patchctl.Asset
+	overrideKind bool
+
+	assets     map[string]*assetState
+	order      []*assetState
+	kev        map[string]bool
+	aliasCache map[string]string // id -> canonical ("" = itself)
+	vulnCache  map[string]*store.VulnInfo
+	newAliases map[string]string
+
+	ctx     context.Context
+	pending []*importer.Record
+	inserts []store.NewFinding
+}
+
+func (r *run) parseOverride(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	a := &patchctl.Asset{Name: s}
+	if k, name, ok := strings.Cut(s, ":"); ok {
+		switch patchctl.AssetKind(k) {
+		case patchctl.AssetImage, patchctl.AssetRepository, patchctl.AssetFilesystem, patchctl.AssetHost,
+			patchctl.AssetWorkload, patchctl.AssetCluster, patchctl.AssetSBOM:
+			a.Kind, a.Name, r.overrideKind = patchctl.AssetKind(k), name, true
+		}
+	}
+	if a.Name == "" || len(a.Name) > 500 {
+		return patchctl.FieldError("asset", "%q is not an asset name", s)
+	}
+	r.override = a
+	return nil
+}
+
+func (r *run) emit(rec *importer.Record) error {
+	r.prog.Records.Add(1)
+	r.pending = append(r.pending, rec)
+	if len(r.pending) >= 512 {
+		return r.flush(r.ctx)
+	}
+	return nil
+}
+
+// asset resolves (and loads) the asset a record belongs to.
+func (r *run) asset(ctx context.Context, ref importer.AssetRef) (*assetState, error) {
+	a := patchctl.Asset{Kind: ref.Kind, Name: ref.Name, Digest: ref.Digest}
+	if r.override != nil {
+		name, kind := r.override.Name, r.override.Kind
+		if !r.overrideKind {
+			kind = ref.Kind
+		}
+		a = patchctl.Asset{Kind: kind, Name: name}
+		if ref.Name == name {
+			a.Digest = ref.Digest
+		}
+	}
+	if a.Kind == "" {
+		a.Kind = patchctl.AssetImage
+	}
+	if a.Name == "" {
+		return nil, patchctl.FieldError("asset", "the report names no asset; give one with --asset")
+	}
+	key := string(a.Kind) + "\x00" + a.Name
+	if st, ok := r.assets[key]; ok {
+		return st, nil
+	}
+	a.Group = groupOf(r.cfg, a)
+	if err := r.tx.EnsureAsset(ctx, &a, r.now); err != nil {
+		return nil, err
+	}
+	existing, err := r.tx.AssetFindings(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := &assetState{asset: a, existing: existing, seen: make(map[store.FindingKey]struct{}, len(existing))}
+	r.assets[key] = st
+	r.order = append(r.order, st)
+	return st, nil
+}
+
+// groupOf names an asset's group: the first matching asset rule, else the
+// image repository without tag or digest, the repository, or the host.
+func groupOf(cfg *config.Config, a patchctl.Asset) string {
+	for _, rule := range cfg.Assets {
+		if ok, _ := path.Match(rule.Match, a.Name); ok && rule.Group != "" {
+			return rule.Group
+		}
+	}
+	name := a.Name
+	if i := strings.Index(name, "@"); i > 0 {
+		name = name[:i]
+	}
+	if a.Kind == patchctl.AssetImage {
+		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+			name = name[:i]
+		}
+	}
+	if a.Kind == patchctl.AssetWorkload {
+		if ns, _, ok := strings.Cut(name, "/"); ok {
+			return ns
+		}
+	}
+	return name
+}
+
+func isCVE(id string) bool { return strings.HasPrefix(id, "CVE-") }
+
+// canonical picks the id a finding is stored under: the first CVE among the
+// id, its aliases and what the alias table maps them to; else the mapped id.
+func (r *run) canonical(rec *importer.Record) string {
+	ids := append([]string{rec.VulnID}, rec.Aliases...)
+	for _, id := range ids {
+		c := norm(id)
+		if m := r.aliasCache[c]; m != "" {
+			c = m
+		}
+		if isCVE(c) {
+			return c
+		}
+	}
+	c := norm(rec.VulnID)
+	if m := r.aliasCache[c]; m != "" {
+		return m
+	}
+	return c
+}
+
+func norm(id string) string {
+	if n, err := patchctl.NormalizeVulnID(id); err == nil {
+		return n
+	}
+	return strings.TrimSpace(id)
+}
+
+// flush resolves aliases and enrichment for the pending records, then
+// applies them.
+func (r *run) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return r.flushInserts(ctx)
+	}
+	var unknown []string
+	for _, rec := range r.pending {
+		for _, id := range append([]string{rec.VulnID}, rec.Aliases...) {
+			n := norm(id)
+			if _, ok := r.aliasCache[n]; !ok {
+				r.aliasCache[n] = ""
+				unknown = append(unknown, n)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		m, err := r.tx.Aliases(ctx, unknown)
+		if err != nil {
+			return err
+		}
+		for a, c := range m {
+			r.aliasCache[a] = c
+		}
+	}
+	var vulns []string
+	for _, rec := range r.pending {
+		c := r.canonical(rec)
+		if _, ok := r.vulnCache[c]; !ok {
+			r.vulnCache[c] = nil
+			vulns = append(vulns, c)
+		}
+	}
+	if len(vulns) > 0 {
+		m, err := r.tx.Vulns(ctx, vulns)
+		if err != nil {
+			return err
+		}
+		for id, v := range m {
+			r.vulnCache[id] = &v
+		}
+	}
+	for _, rec := range r.pending {
+		if err := r.apply(ctx, rec); err != nil {
+			return err
+		}
+	}
+	r.pending = r.pending[:0]
+	if len(r.inserts) >= 500 {
+		return r.flushInserts(ctx)
+	}
+	return nil
+}
+
+func (r *run) flushInserts(ctx context.Context) error {
+	if len(r.inserts) == 0 {
+		return nil
+	}
+	if err := r.tx.InsertFindings(ctx, r.inserts, r.importID, r.now); err != nil {
+		return err
+	}
+	r.inserts = r.inserts[:0]
+	return nil
+}
+
+// contentHash covers what the report says about a finding beyond its key.
+func contentHash(f *store.NewFinding) int64 {
+	h := fnv.New64a()
+	for _, s := range []string{f.FixedVersion, f.Ecosystem, f.PURL, f.Location, string(f.Severity),
+		strconv.FormatFloat(f.CVSS, 'g', -1, 64), f.CVSSVector, f.Title, f.URL, f.Aliases, f.VEXState, f.Justification} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return int64(h.Sum64() & math.MaxInt64)
+}
+
+func jsonList(ss []string) string {
+	if len(ss) == 0 {
+		return "[]"
+	}
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(s))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// vexState maps a CycloneDX analysis state to a finding state.
+func vexState(s string) (patchctl.FindingState, bool) {
+	switch s {
+	case "not_affected", "false_positive":
+		return patchctl.FindingNotAffected, true
+	case "fixed", "resolved", "resolved_with_pedigree":
+		return patchctl.FindingFixed, true
+	case "affected", "exploitable", "under_investigation", "in_triage":
+		return patchctl.FindingOpen, true
+	}
+	return "", false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && (s[cut]&0xC0) == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}
+
+func (r *run) apply(ctx context.Context, rec *importer.Record) error {
+	st, err := r.asset(ctx, rec.Asset)
+	if err != nil {
+		return err
+	}
+	st.records++
+	sev := rec.Severity
+	if sev == "" {
+		sev = patchctl.SeverityUnknown
+	}
+	r.sum.BySeverity[string(sev)]++
+	vuln := r.canonical(rec)
+	var aliases []string
+	for _, id := range append([]string{rec.VulnID}, rec.Aliases...) {
+		n := norm(id)
+		if n != vuln && !slices.Contains(aliases, n) {
+			aliases = append(aliases, n)
+			if r.aliasCache[n] == "" && isCVE(vuln) && n != "" {
+				if r.newAliases == nil {
+					r.newAliases = map[string]string{}
+				}
+				r.newAliases[n] = vuln
+				r.aliasCache[n] = vuln
+			}
+		}
+	}
+	sort.Strings(aliases)
+	pkg := rec.Package
+	if pkg == "" {
+		pkg = rec.Location
+	}
+	f := store.NewFinding{
+		AssetID: st.asset.ID, VulnID: truncate(vuln, 200), Package: truncate(pkg, 500), InstalledVersion: truncate(rec.InstalledVersion, 200),
+		FixedVersion: truncate(rec.FixedVersion, 200), Ecosystem: rec.Ecosystem, PURL: truncate(rec.PURL, 1000), Location: truncate(rec.Location, 1000),
+		Severity: sev, CVSS: rec.CVSS, CVSSVector: rec.CVSSVector, EPSS: rec.EPSS, KEV: rec.KEV || r.kev[vuln],
+		Title: truncate(rec.Title, 300), URL: truncate(rec.URL, 1000), Aliases: jsonList(aliases), State: patchctl.FindingOpen,
+	}
+	if v := r.vulnCache[vuln]; v != nil {
+		f.KEV = f.KEV || v.KEV
+		f.EPSS = max(f.EPSS, v.EPSS)
+	}
+	if rec.VEXState != "" {
+		if s, ok := vexState(rec.VEXState); ok {
+			f.State, f.VEXState, f.Justification = s, rec.VEXState, truncate(rec.Justification, 500)
+			r.sum.VEXApplied++
+		}
+	}
+	if rec.Suppressed {
+		f.State, f.Justification = patchctl.FindingNotAffected, "suppressed in the SARIF report"
+	}
+	f.Hash = contentHash(&f)
+	key := store.FindingKey{VulnID: f.VulnID, Package: f.Package, Version: f.InstalledVersion}
+	if _, dup := st.seen[key]; dup {
+		r.sum.Duplicates++
+		return nil
+	}
+	st.seen[key] = struct{}{}
+	if f.FixedVersion == "" && f.State == patchctl.FindingOpen {
+		r.sum.FindingsNoFix++
+	}
+	old, exists := st.existing[key]
+	if !exists {
+		r.inserts = append(r.inserts, f)
+		r.sum.FindingsNew++
+		return nil
+	}
+	closedBefore := old.State == patchctl.FindingClosed || old.State == patchctl.FindingFixed
+	switch {
+	case closedBefore && f.State == patchctl.FindingOpen:
+		r.sum.FindingsReopened++
+		return r.tx.UpdateFinding(ctx, old.ID, &f, r.now, true)
+	case old.Hash != f.Hash:
+		r.sum.FindingsUpdated++
+		if f.VEXState == "" && !rec.Suppressed {
+			// A plain scan does not undo a person's or a VEX statement's
+			// decision about the finding: keep its state.
+			f.State = old.State
+		}
+		return r.tx.UpdateFinding(ctx, old.ID, &f, r.now, false)
+	default:
+		r.sum.FindingsUnchanged++
+		return nil
+	}
+}
+
+// closable are the states a re-import closes when it no longer reports the
+// finding.
+var closable = map[patchctl.FindingState]bool{
+	patchctl.FindingOpen: true, patchctl.FindingRiskAccepted: true, patchctl.FindingFalsePositive: true, patchctl.FindingNotAffected: true,
+}
+
+func (r *run) finish(ctx context.Context, meta *importer.Meta) error {
+	if err := r.flushInserts(ctx); err != nil {
+		return err
+	}
+	s := r.sum
+	s.Format, s.Tool, s.ToolVersion = string(meta.Format), meta.Tool, meta.ToolVersion
+	s.FindingsInReport = meta.FindingsInReport
+	s.BySeverityRaw = meta.BySeverityRaw
+	s.Misconfigurations, s.Secrets, s.IgnoredMatches, s.Suppressed, s.Components = meta.Misconfigurations, meta.Secrets, meta.IgnoredMatches, meta.Suppressed, meta.Components
+	// Assets the report covers but lists nothing for still count: their open
+	// findings are closed.
+	for _, ref := range meta.Assets {
+		if _, err := r.asset(ctx, ref); err != nil {
+			return err
+		}
+	}
+	if r.override != nil && len(r.order) == 0 {
+		if _, err := r.asset(ctx, importer.AssetRef{Kind: r.override.Kind, Name: r.override.Name}); err != nil {
+			return err
+		}
+	}
+	// A VEX document states facts about some findings; an SBOM without
+	// vulnerabilities is an inventory. Neither is a scan, so neither closes
+	// what it does not mention.
+	scan := !(meta.Format == importer.FormatCycloneDX && (meta.IsVEX || meta.FindingsInReport == 0))
+	var assetIDs []int64
+	for _, st := range r.order {
+		s.Assets = append(s.Assets, st.asset.Name)
+		assetIDs = append(assetIDs, st.asset.ID)
+		if scan {
+			var ids []int64
+			for k, row := range st.existing {
+				if _, ok := st.seen[k]; !ok && closable[row.State] {
+					ids = append(ids, row.ID)
+				}
+			}
+			if len(ids) > 0 {
+				if err := r.tx.CloseFindings(ctx, ids, r.importID, r.now); err != nil {
+					return err
+				}
+				s.FindingsClosed += len(ids)
+				if st.records == 0 {
+					s.Notes = append(s.Notes, fmt.Sprintf("the report lists no vulnerabilities for %s: its %d open finding(s) were closed", st.asset.Name, len(ids)))
+				}
+			}
+		}
+		if err := r.tx.ScannedAsset(ctx, st.asset.ID, r.importID, r.now); err != nil {
+			return err
+		}
+	}
+	if !scan {
+		s.Notes = append(s.Notes, "not a scan (VEX statements or an SBOM inventory): findings it does not mention stay as they are")
+	}
+	switch len(s.Assets) {
+	case 0:
+		s.Asset = ""
+		s.Assets = []string{}
+	case 1:
+		s.Asset = s.Assets[0]
+	default:
+		s.Asset = fmt.Sprintf("%d assets", len(s.Assets))
+	}
+	if s.FindingsNoFix > 0 {
+		s.Notes = append(s.Notes, fmt.Sprintf("%d finding(s) have no fixed version yet: they are flagged, not grouped into patches", s.FindingsNoFix))
+	}
+	if len(r.newAliases) > 0 {
+		if err := r.tx.AddAliases(ctx, r.newAliases); err != nil {
+			return err
+		}
+	}
+	return r.group(ctx, assetIDs)
+}
+
+// group attaches the open, fixable, unpatched findings of the imported
+// assets to patches: one per asset group, package and fixed version. An open
+// patch of the group is extended; otherwise a draft is created.
+func (r *run) group(ctx context.Context, assetIDs []int64) error {
+	ungrouped, err := r.tx.UngroupedFindings(ctx, assetIDs)
+	if err != nil || len(ungrouped) == 0 {
+		return err
+	}
+	type group struct {
+		key, grp, pkg, fix string
+		findings           []store.Ungrouped
+	}
+	groups := map[string]*group{}
+	var keys []string
+	for _, u := range ungrouped {
+		grp := u.AssetGroup
+		if grp == "" {
+			grp = u.AssetName
+		}
+		key := groupKey(r.cfg.Grouping.By, grp, u.AssetName, u.Package, u.FixedVersion)
+		g, ok := groups[key]
+		if !ok {
+			g = &group{key: key, grp: grp, pkg: u.Package, fix: u.FixedVersion}
+			if r.cfg.Grouping.By == "asset_package_fix" {
+				g.grp = u.AssetName
+			}
+			groups[key] = g
+			keys = append(keys, key)
+		}
+		g.findings = append(g.findings, u)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		g := groups[key]
+		ids := make([]int64, len(g.findings))
+		for i, f := range g.findings {
+			ids[i] = f.ID
+		}
+		pid, err := r.tx.GroupPatch(ctx, key)
+		if err != nil {
+			return err
+		}
+		if pid > 0 {
+			if err := r.tx.SetFindingsPatch(ctx, ids, pid); err != nil {
+				return err
+			}
+			if _, err := r.in.svc.SyncFindingLinks(ctx, r.tx, r.actor, pid, fmt.Sprintf("import #%d added %d finding(s)", r.importID, len(ids))); err != nil {
+				return err
+			}
+			r.sum.PatchesUpdated++
+			r.sum.Patches = append(r.sum.Patches, patchctl.PatchKey(pid))
+			continue
+		}
+		p, err := r.in.svc.CreatePatchTx(ctx, r.tx, r.actor, r.patchFor(g.grp, g.pkg, g.fix, g.findings))
+		if err != nil {
+			return err
+		}
+		if err := r.tx.AddGroupPatch(ctx, key, p.ID); err != nil {
+			return err
+		}
+		if err := r.tx.SetFindingsPatch(ctx, ids, p.ID); err != nil {
+			return err
+		}
+		r.sum.PatchesCreated++
+		r.sum.Patches = append(r.sum.Patches, p.Key)
+	}
+	return nil
+}
+
+func groupKey(by, grp, asset, pkg, fix string) string {
+	switch by {
+	case "package_fix":
+		return "pkg|" + pkg + "|" + fix
+	case "asset_package_fix":
+		return "asset|" + asset + "|" + pkg + "|" + fix
+	}
+	return "grp|" + grp + "|" + pkg + "|" + fix
+}
+
+// patchFor describes the draft patch of a group, with one trigger link per
+// vulnerability carrying the worst attributes and earliest detection.
+func (r *run) patchFor(grp, pkg, fix string, fs []store.Ungrouped) service.CreatePatch {
+	kind := patchctl.Kind(r.cfg.Grouping.Kind)
+	title := fmt.Sprintf("Upgrade %s to %s in %s", pkg, fix, grp)
+	if r.cfg.Grouping.By == "package_fix" {
+		title = fmt.Sprintf("Upgrade %s to %s", pkg, fix)
+	}
+	in := service.CreatePatch{Title: truncate(title, 300), Kind: kind,
+		Description: fmt.Sprintf("Created by import #%d from %d finding(s) of %s in %s.", r.importID, len(fs), pkg, grp)}
+	rule := config.AssetRule{}
+	for _, ar := range r.cfg.Assets {
+		if ok, _ := path.Match(ar.Match, fs[0].AssetName); ok {
+			rule = ar
+			break
+		}
+	}
+	in.Owner = rule.Owner
+	if kind == patchctl.KindInfrastructure {
+		in.Target = patchctl.Target{System: firstNonEmpty(rule.System, grp)}
+	} else {
+		in.Target = patchctl.Target{Application: firstNonEmpty(rule.Application, grp), Repository: rule.Repository}
+	}
+	type agg struct {
+		attrs patchctl.Attributes
+		first time.Time
+	}
+	byVuln := map[string]*agg{}
+	var order []string
+	for _, f := range fs {
+		a, ok := byVuln[f.VulnID]
+		if !ok {
+			a = &agg{first: f.FirstSeenAt}
+			byVuln[f.VulnID] = a
+			order = append(order, f.VulnID)
+		}
+		a.attrs.CVSS = max(a.attrs.CVSS, f.CVSS)
+		a.attrs.EPSS = max(a.attrs.EPSS, f.EPSS)
+		a.attrs.KEV = a.attrs.KEV || f.KEV
+		if f.Severity.Rank() > a.attrs.Severity.Rank() {
+			a.attrs.Severity = f.Severity
+		}
+		if a.attrs.CVSSVector == "" {
+			a.attrs.CVSSVector = f.CVSSVector
+		}
+		if f.FirstSeenAt.Before(a.first) {
+			a.first = f.FirstSeenAt
+		}
+	}
+	sort.Strings(order)
+	for _, v := range order {
+		a := byVuln[v]
+		in.Links = append(in.Links, service.VulnLink(v, pkg, a.attrs, a.first))
+	}
+	return in
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
