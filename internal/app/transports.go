@@ -7,4 +7,5 @@ import "net/http"
 // explicitly, in the order its routes are registered.
 func (a *App) mountTransports(mux *http.ServeMux) {
 	_ = mux
+	a.mountHooks(mux)
 }

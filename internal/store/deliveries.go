@@ -299,4 +299,3 @@ func (x q) OutboxSince(ctx context.Context, topic string, since time.Time, limit
 	}
 	return out, x.db.wrap(rows.Err())
 }
-

@@ -302,6 +302,45 @@ func (c *Client) openPRFor(ctx context.Context, repo, owner, name, branch string
 	return nil, tooManyPages("pull requests of " + repo)
 }
 
+// FindPullRequest returns the latest pull request, open or closed, whose
+// head is branch of repo itself; CodeNotFound when there is none. It lets a
+// reconciliation find a patch's pull request whose "opened" delivery was
+// lost, when only the branch is known.
+func (c *Client) FindPullRequest(ctx context.Context, repo, branch string) (*PullRequest, error) {
+	owner, name, err := splitRepo(repo)
+	if err != nil {
+		return nil, err
+	}
+	if err := validBranch(branch); err != nil {
+		return nil, err
+	}
+	opts := &gh.PullRequestListOptions{State: "all", Head: owner + ":" + branch, ListOptions: gh.ListOptions{PerPage: perPage}}
+	var best *gh.PullRequest
+	for page := 0; page < maxPages; page++ {
+		prs, resp, err := c.api.PullRequests.List(ctx, owner, name, opts)
+		if err != nil {
+			return nil, apiError(fmt.Sprintf("list pull requests for %s in %s", branch, repo), err)
+		}
+		for _, p := range prs {
+			// As in openPRFor, the head filter is checked here too.
+			if p == nil || p.GetHead().GetRef() != branch || !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), repo) {
+				continue
+			}
+			if best == nil || p.GetNumber() > best.GetNumber() {
+				best = p
+			}
+		}
+		if resp.NextPage == 0 {
+			if best == nil {
+				return nil, patchctl.NotFound("pull request from branch", branch+" in "+repo)
+			}
+			return normalisePR(repo, best), nil
+		}
+		opts.Page = resp.NextPage
+	}
+	return nil, tooManyPages("pull requests of " + repo)
+}
+
 func tooManyPages(what string) error {
 	return patchctl.Errorf(patchctl.CodeUnavailable, "github: more than %d pages of %s; refusing to read further", maxPages, what)
 }
