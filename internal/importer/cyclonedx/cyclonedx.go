@@ -177,6 +177,9 @@ func (p *parser) run() error {
 		}
 	}
 	for i := range p.held {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		if err := p.records(&p.held[i]); err != nil {
 			return err
 		}

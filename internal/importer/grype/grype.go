@@ -20,10 +20,11 @@
 // an sbom asset; anything else (Grype writes "unknown") a filesystem asset
 // named by the target as written.
 //
-// Streaming: Grype writes matches before source. For seekable input the
-// parser skips matches, reads source, and streams the matches in a second
-// pass (tokenising twice, decoding once); for a pipe it holds the records of
-// matches until source has been read.
+// Streaming: Grype writes matches before source, which names the asset of
+// every record. The parser holds the records of matches until source has
+// been read, within jsonstream.HoldBudget (64 MiB, some 150,000 records);
+// beyond it, a seekable input is read again and the matches streamed in a
+// second pass, so that memory stays bounded; a pipe keeps holding.
 package grype
 
 import (
@@ -77,7 +78,8 @@ type parser struct {
 	source   *source
 	deferred bool
 	pending  []*importer.Record
-	m        match // reused for every match
+	m        match  // reused for every match
+	scratch  []byte // for member names with escapes
 }
 
 type source struct {
@@ -166,45 +168,211 @@ type match struct {
 // before 0.10 wrote matchDetails as a single object.
 type suggestedFix string
 
-// UnmarshalJSONFrom implements json.UnmarshalerFrom.
-func (f *suggestedFix) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// decode reads matchDetails, an array of objects or (before Grype 0.10) a
+// single object.
+func (f *suggestedFix) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 	*f = ""
-	var detail struct {
-		Fix struct {
-			SuggestedVersion string `json:"suggestedVersion"`
-		} `json:"fix"`
+	detail := func() error {
+		return jsonstream.Fields(dec, scratch, func(name []byte) error {
+			if string(name) != "fix" || *f != "" {
+				return dec.SkipValue()
+			}
+			return jsonstream.Fields(dec, scratch, func(name []byte) error {
+				if string(name) != "suggestedVersion" {
+					return dec.SkipValue()
+				}
+				v, err := jsonstream.ReadString(dec)
+				*f = suggestedFix(v)
+				return err
+			})
+		})
 	}
 	switch dec.PeekKind() {
 	case '{':
-		err := json.UnmarshalDecode(dec, &detail)
-		*f = suggestedFix(detail.Fix.SuggestedVersion)
-		return err
+		return detail()
 	case '[':
-	default:
-		return dec.SkipValue()
-	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
-	for dec.PeekKind() != ']' {
-		if *f != "" || dec.PeekKind() != '{' {
-			if err := dec.SkipValue(); err != nil {
-				return err
+		return jsonstream.Elements(dec, func() error {
+			if dec.PeekKind() != '{' {
+				return dec.SkipValue()
 			}
-			continue
-		}
-		detail.Fix.SuggestedVersion = ""
-		if err := json.UnmarshalDecode(dec, &detail); err != nil {
-			return err
-		}
-		*f = suggestedFix(detail.Fix.SuggestedVersion)
+			return detail()
+		})
 	}
-	_, err := dec.ReadToken()
-	return err
+	return dec.SkipValue()
 }
 
 type location struct {
 	Path string `json:"path"`
+}
+
+// severities are the spellings Grype writes, read without allocating.
+var severities = []string{"Critical", "High", "Medium", "Low", "Negligible", "Unknown"}
+
+// decode reads one match by hand (see jsonstream.Fields): it is the hot
+// loop of the parser.
+func (m *match) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	return jsonstream.Fields(dec, scratch, func(name []byte) error {
+		switch string(name) {
+		case "vulnerability":
+			return m.Vulnerability.decode(dec, scratch)
+		case "relatedVulnerabilities":
+			return jsonstream.Elements(dec, func() error {
+				var r related
+				err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+					switch string(name) {
+					case "id":
+						r.ID, err = jsonstream.ReadString(dec)
+					case "cvss":
+						r.CVSS, err = decodeCVSS(dec, scratch, r.CVSS)
+					case "epss":
+						r.EPSS, err = decodeEPSS(dec, scratch, r.EPSS)
+					default:
+						err = dec.SkipValue()
+					}
+					return err
+				})
+				m.Related = append(m.Related, r)
+				return err
+			})
+		case "matchDetails":
+			return m.MatchDetails.decode(dec, scratch)
+		case "artifact":
+			a := &m.Artifact
+			return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+				switch string(name) {
+				case "name":
+					a.Name, err = jsonstream.ReadString(dec)
+				case "version":
+					a.Version, err = jsonstream.ReadString(dec)
+				case "type":
+					a.Type, err = jsonstream.ReadString(dec)
+				case "purl":
+					a.PURL, err = jsonstream.ReadString(dec)
+				case "locations":
+					err = jsonstream.Elements(dec, func() error {
+						var l location
+						err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+							if string(name) == "path" && len(a.Locations) == 0 {
+								l.Path, err = jsonstream.ReadString(dec)
+								return err
+							}
+							return dec.SkipValue()
+						})
+						if len(a.Locations) == 0 {
+							a.Locations = append(a.Locations, l)
+						}
+						return err
+					})
+				default:
+					err = dec.SkipValue()
+				}
+				return err
+			})
+		}
+		return dec.SkipValue()
+	})
+}
+
+func (v *vulnerability) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+		switch string(name) {
+		case "id":
+			v.ID, err = jsonstream.ReadString(dec)
+		case "dataSource":
+			v.DataSource, err = jsonstream.ReadString(dec)
+		case "severity":
+			var s string
+			s, err = jsonstream.ReadInterned(dec, severities)
+			v.Severity = jsonstream.Text(s)
+		case "urls":
+			err = v.URLs.UnmarshalJSONFrom(dec)
+		case "links":
+			err = v.Links.UnmarshalJSONFrom(dec)
+		case "cvss":
+			v.CVSS, err = decodeCVSS(dec, scratch, v.CVSS)
+		case "cvssV3":
+			v.CVSSV3, err = decodeLegacy(dec, scratch)
+		case "cvssV2":
+			v.CVSSV2, err = decodeLegacy(dec, scratch)
+		case "epss":
+			v.EPSS, err = decodeEPSS(dec, scratch, v.EPSS)
+		case "knownExploited":
+			err = v.KnownExploited.UnmarshalJSONFrom(dec)
+		case "fix":
+			err = jsonstream.Fields(dec, scratch, func(name []byte) error {
+				if string(name) == "versions" {
+					return v.Fix.Versions.UnmarshalJSONFrom(dec)
+				}
+				return dec.SkipValue()
+			})
+		case "fixedInVersion":
+			v.FixedInVersion, err = jsonstream.ReadString(dec)
+		default:
+			err = dec.SkipValue()
+		}
+		return err
+	})
+}
+
+func decodeCVSS(dec *jsontext.Decoder, scratch *[]byte, list []cvss) ([]cvss, error) {
+	err := jsonstream.Elements(dec, func() error {
+		var c cvss
+		err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+			switch string(name) {
+			case "version":
+				c.Version, err = jsonstream.ReadString(dec)
+			case "vector":
+				c.Vector, err = jsonstream.ReadString(dec)
+			case "metrics":
+				err = jsonstream.Fields(dec, scratch, func(name []byte) error {
+					if string(name) == "baseScore" {
+						return c.Metrics.BaseScore.UnmarshalJSONFrom(dec)
+					}
+					return dec.SkipValue()
+				})
+			default:
+				err = dec.SkipValue()
+			}
+			return err
+		})
+		list = append(list, c)
+		return err
+	})
+	return list, err
+}
+
+func decodeLegacy(dec *jsontext.Decoder, scratch *[]byte) (*legacyCVSS, error) {
+	if dec.PeekKind() == 'n' {
+		return nil, dec.SkipValue()
+	}
+	c := &legacyCVSS{}
+	err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+		switch string(name) {
+		case "baseScore":
+			err = c.BaseScore.UnmarshalJSONFrom(dec)
+		case "vector":
+			c.Vector, err = jsonstream.ReadString(dec)
+		default:
+			err = dec.SkipValue()
+		}
+		return err
+	})
+	return c, err
+}
+
+func decodeEPSS(dec *jsontext.Decoder, scratch *[]byte, list []epss) ([]epss, error) {
+	err := jsonstream.Elements(dec, func() error {
+		var e epss
+		err := jsonstream.Fields(dec, scratch, func(name []byte) error {
+			if string(name) == "epss" {
+				return e.EPSS.UnmarshalJSONFrom(dec)
+			}
+			return dec.SkipValue()
+		})
+		list = append(list, e)
+		return err
+	})
+	return list, err
 }
 
 func (p *parser) run() error {
@@ -219,12 +387,22 @@ func (p *parser) run() error {
 					return p.emit(rec)
 				})
 			}
-			if s.Seekable() {
-				p.deferred = true
-				return s.Skip()
-			}
-			return p.matches(func(rec *importer.Record) error {
+			// Hold the records until source is read; past the budget, a
+			// seekable input is read again instead.
+			held := 0
+			return s.Array(func() error {
+				if p.deferred {
+					return s.Skip()
+				}
+				rec, err := p.match()
+				if err != nil {
+					return err
+				}
 				p.pending = append(p.pending, rec)
+				held += jsonstream.RecordSize(rec)
+				if held > jsonstream.HoldBudget && s.Seekable() {
+					p.dropPending()
+				}
 				return nil
 			})
 		case "ignoredMatches":
@@ -277,6 +455,9 @@ func (p *parser) run() error {
 		}
 	}
 	for i, rec := range p.pending {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		rec.Asset = asset
 		if err := p.emit(rec); err != nil {
 			return err
@@ -284,6 +465,20 @@ func (p *parser) run() error {
 		p.pending[i] = nil
 	}
 	return nil
+}
+
+// dropPending gives up the held records for a second pass: their counts
+// are taken back, they will be counted again.
+func (p *parser) dropPending() {
+	for _, rec := range p.pending {
+		p.meta.FindingsInReport--
+		p.meta.BySeverityRaw[rec.SeverityRaw]--
+		if p.meta.BySeverityRaw[rec.SeverityRaw] == 0 {
+			delete(p.meta.BySeverityRaw, rec.SeverityRaw)
+		}
+	}
+	p.pending = nil
+	p.deferred = true
 }
 
 // asset names the scanned source.
@@ -346,7 +541,7 @@ func (p *parser) matches(sink func(*importer.Record) error) error {
 func (p *parser) match() (*importer.Record, error) {
 	m := &p.m
 	*m = match{}
-	if err := p.s.Decode(m); err != nil {
+	if err := p.s.Err(m.decode(p.s.Dec, &p.scratch)); err != nil {
 		return nil, err
 	}
 	v := &m.Vulnerability

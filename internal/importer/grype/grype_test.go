@@ -16,6 +16,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/importer/internal/importertest"
+	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 	"github.com/patchctl/patchctl/internal/testutil/corpus"
 )
 
@@ -74,6 +75,31 @@ func TestCorpusAll(t *testing.T) {
 				t.Errorf("meta differs (-seekable +plain):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestHoldBudget: past the hold budget, a seekable input is read again
+// (matches streamed in a second pass); a plain reader keeps holding. Both
+// give the records of an unbounded hold.
+func TestHoldBudget(t *testing.T) {
+	data := bigReport(t, 300)
+	want, wantMeta, err := importertest.ParseBytes(New(), data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(b int) { jsonstream.HoldBudget = b }(jsonstream.HoldBudget)
+	jsonstream.HoldBudget = 20 << 10
+	for _, seekable := range []bool{true, false} {
+		recs, meta, err := importertest.ParseBytes(New(), data, seekable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, recs); diff != "" {
+			t.Errorf("seekable=%v: records differ (-unbounded +budget):\n%s", seekable, diff)
+		}
+		if diff := cmp.Diff(wantMeta, meta); diff != "" {
+			t.Errorf("seekable=%v: meta differs (-unbounded +budget):\n%s", seekable, diff)
+		}
 	}
 }
 

@@ -189,6 +189,9 @@ func (p *parser) result() error {
 	}
 	p.addAsset(assetOf(src))
 	for _, rec := range local {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		setSource(rec, src)
 		if err := p.emit(rec); err != nil {
 			return err
@@ -259,6 +262,9 @@ func (p *parser) pkg(sink func(*importer.Record) error) error {
 		pk = &pkg{}
 	}
 	for _, h := range local {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		setPackage(h.rec, pk, h.affected)
 		if err := sink(h.rec); err != nil {
 			return err

@@ -36,9 +36,10 @@
 //
 // Streaming: rules, run properties and results may come in any order within
 // a run (Trivy writes its properties after the results, OSV-Scanner sorts
-// keys). With seekable input, a first pass reads everything but the results
-// and a second pass streams the results; with a pipe, each run's results are
-// held in a compact form until the run ends.
+// keys), so each run's results are held in a compact form until the run
+// ends, within jsonstream.HoldBudget. Beyond it, a seekable input is read
+// again and that run's results streamed in a second pass; a pipe keeps
+// holding.
 package sarif
 
 import (
@@ -84,7 +85,7 @@ func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*impo
 	if err := p.pass(p.firstRun); err != nil {
 		return nil, err
 	}
-	if p.seekable {
+	if p.deferred {
 		if _, err := s.Rewind(); err != nil {
 			return nil, err
 		}
@@ -102,6 +103,7 @@ type parser struct {
 	meta     *importer.Meta
 	seen     map[importer.AssetRef]bool
 	seekable bool
+	deferred bool          // some run's results are read in a second pass
 	runs     []*runContext // from the first pass
 	index    int           // current run
 	res      result        // reused for every result
@@ -114,6 +116,7 @@ type runContext struct {
 	asset    importer.AssetRef
 	hasAsset bool
 	grype    bool // asset to be taken from Grype messages
+	deferred bool // results too many to hold: read in the second pass
 }
 
 type rule struct {
@@ -325,15 +328,20 @@ func (p *parser) firstRun() error {
 				return nil
 			})
 		case "results":
-			if p.seekable {
-				return s.Skip()
-			}
+			size := 0
 			return s.Array(func() error {
+				if rc.deferred {
+					return s.Skip()
+				}
 				var r result
 				if err := s.Decode(&r); err != nil {
 					return err
 				}
 				held = append(held, r)
+				size += 200 + len(r.RuleID) + len(r.Rule.ID) + len(r.Level) + len(r.Message.Text) + len(r.Locations)
+				if size > jsonstream.HoldBudget && p.seekable {
+					held, rc.deferred, p.deferred = nil, true, true
+				}
 				return nil
 			})
 		}
@@ -350,6 +358,9 @@ func (p *parser) firstRun() error {
 		p.addAsset(rc.asset)
 	}
 	for i := range held {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		if err := p.result(rc, &held[i]); err != nil {
 			return err
 		}
@@ -358,13 +369,17 @@ func (p *parser) firstRun() error {
 	return nil
 }
 
-// secondRun streams a run's results with the context of the first pass.
+// secondRun streams the results of a deferred run with the context of the
+// first pass.
 func (p *parser) secondRun() error {
 	s := p.s
 	if p.index >= len(p.runs) {
 		return s.Invalidf("the input changed between passes")
 	}
 	rc := p.runs[p.index]
+	if !rc.deferred {
+		return s.Skip()
+	}
 	return s.Object(func(name string) error {
 		if name != "results" {
 			return s.Skip()

@@ -15,6 +15,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/importer/internal/importertest"
+	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 	"github.com/patchctl/patchctl/internal/testutil/corpus"
 )
 
@@ -323,6 +324,30 @@ func BenchmarkParseSARIF(b *testing.B) {
 	b.Logf("input: %d findings, %.1f MB, %d bytes per finding", benchFindings, float64(len(data))/1e6, len(data)/benchFindings)
 	b.Run("parser", func(b *testing.B) { importertest.Bench(b, New(), data, benchFindings) })
 	b.Run("floor=jsontext-skip", func(b *testing.B) { importertest.BenchFloor(b, data, benchFindings) })
+}
+
+// TestHoldBudget: past the hold budget, a seekable input is read again;
+// both give the records of an unbounded hold.
+func TestHoldBudget(t *testing.T) {
+	data := bigLog(t, 500)
+	want, wantMeta, err := importertest.ParseBytes(New(), data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(b int) { jsonstream.HoldBudget = b }(jsonstream.HoldBudget)
+	jsonstream.HoldBudget = 20 << 10
+	for _, seekable := range []bool{true, false} {
+		recs, meta, err := importertest.ParseBytes(New(), data, seekable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, recs); diff != "" {
+			t.Errorf("seekable=%v: records differ (-unbounded +budget):\n%s", seekable, diff)
+		}
+		if diff := cmp.Diff(wantMeta, meta); diff != "" {
+			t.Errorf("seekable=%v: meta differs (-unbounded +budget):\n%s", seekable, diff)
+		}
+	}
 }
 
 func TestBigLog(t *testing.T) {

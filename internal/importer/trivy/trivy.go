@@ -32,7 +32,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/patchctl/patchctl"
@@ -85,7 +84,8 @@ type parser struct {
 	deferred                   bool               // Results skipped, to be read in a second pass
 	pending                    []*importer.Record // records waiting for the header
 
-	v vulnerability // reused for every vulnerability
+	v       vulnerability // reused for every vulnerability
+	scratch []byte        // for member names with escapes
 }
 
 type imageMetadata struct {
@@ -113,6 +113,25 @@ type pkgIdentifier struct {
 	PURL string `json:"PURL"`
 }
 
+func (p *pkgIdentifier) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	ok, err := jsonstream.BeginObject(dec)
+	for ok && err == nil {
+		if ok, err = jsonstream.More(dec); !ok || err != nil {
+			break
+		}
+		var name []byte
+		if name, err = jsonstream.Name(dec, scratch); err != nil {
+			break
+		}
+		if string(name) == "PURL" {
+			p.PURL, err = jsonstream.ReadString(dec)
+		} else {
+			err = dec.SkipValue()
+		}
+	}
+	return err
+}
+
 // cvssMax decodes Trivy's CVSS map (source -> scores) keeping only the
 // highest v3 and v2 scores, without allocating the map.
 type cvssMax struct {
@@ -137,23 +156,108 @@ func (c *cvssMax) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
-	for dec.PeekKind() != '}' {
+	var scratch []byte
+	for {
+		more, err := jsonstream.More(dec)
+		if !more || err != nil {
+			return err
+		}
 		if _, err := dec.ReadToken(); err != nil { // source name
 			return err
 		}
-		var e cvssEntry
-		if err := json.UnmarshalDecode(dec, &e); err != nil {
+		ok, err := jsonstream.BeginObject(dec)
+		if err != nil {
 			return err
 		}
-		if e.V3Score.Valid && (!c.Has3 || e.V3Score.Value > c.V3) {
-			c.V3, c.V3Vec, c.Has3 = e.V3Score.Value, e.V3Vector, true
+		var v2, v3 jsonstream.Number
+		var v2Vec, v3Vec string
+		for ok {
+			if ok, err = jsonstream.More(dec); !ok || err != nil {
+				break
+			}
+			name, err := jsonstream.Name(dec, &scratch)
+			if err != nil {
+				return err
+			}
+			switch string(name) {
+			case "V2Score":
+				err = v2.UnmarshalJSONFrom(dec)
+			case "V3Score":
+				err = v3.UnmarshalJSONFrom(dec)
+			case "V2Vector":
+				v2Vec, err = jsonstream.ReadString(dec)
+			case "V3Vector":
+				v3Vec, err = jsonstream.ReadString(dec)
+			default:
+				err = dec.SkipValue()
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if e.V2Score.Valid && (!c.Has2 || e.V2Score.Value > c.V2) {
-			c.V2, c.V2Vec, c.Has2 = e.V2Score.Value, e.V2Vector, true
+		if err != nil {
+			return err
+		}
+		if v3.Valid && (!c.Has3 || v3.Value > c.V3) {
+			c.V3, c.V3Vec, c.Has3 = v3.Value, v3Vec, true
+		}
+		if v2.Valid && (!c.Has2 || v2.Value > c.V2) {
+			c.V2, c.V2Vec, c.Has2 = v2.Value, v2Vec, true
 		}
 	}
-	_, err := dec.ReadToken()
-	return err
+}
+
+// severities are the spellings Trivy writes, read without allocating.
+var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+
+// decode reads one vulnerability object by hand (see jsonstream.Name): it
+// is the hot loop of the parser.
+func (v *vulnerability) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	ok, err := jsonstream.BeginObject(dec)
+	if !ok || err != nil {
+		return err
+	}
+	for {
+		more, err := jsonstream.More(dec)
+		if !more || err != nil {
+			return err
+		}
+		name, err := jsonstream.Name(dec, scratch)
+		if err != nil {
+			return err
+		}
+		switch string(name) {
+		case "VulnerabilityID":
+			v.VulnerabilityID, err = jsonstream.ReadString(dec)
+		case "PkgName":
+			v.PkgName, err = jsonstream.ReadString(dec)
+		case "PkgPath":
+			v.PkgPath, err = jsonstream.ReadString(dec)
+		case "PkgIdentifier":
+			err = v.PkgIdentifier.decode(dec, scratch)
+		case "InstalledVersion":
+			v.InstalledVersion, err = jsonstream.ReadString(dec)
+		case "FixedVersion":
+			v.FixedVersion, err = jsonstream.ReadString(dec)
+		case "Severity":
+			var sev string
+			sev, err = jsonstream.ReadInterned(dec, severities)
+			v.Severity = jsonstream.Text(sev)
+		case "Title":
+			v.Title, err = jsonstream.ReadString(dec)
+		case "PrimaryURL":
+			v.PrimaryURL, err = jsonstream.ReadString(dec)
+		case "PublishedDate":
+			v.PublishedDate, err = jsonstream.ReadString(dec)
+		case "CVSS":
+			err = v.CVSS.UnmarshalJSONFrom(dec)
+		default:
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (p *parser) run() error {
@@ -228,6 +332,9 @@ func (p *parser) run() error {
 			}
 		}
 		for i, rec := range p.pending {
+			if err := p.s.Tick(); err != nil {
+				return err
+			}
 			rec.Asset = asset
 			if err := p.emit(rec); err != nil {
 				return err
@@ -370,6 +477,9 @@ func (p *parser) result(sink func(*importer.Record) error) error {
 		return err
 	}
 	for _, rec := range local {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		setPlace(rec, target, typ)
 		if err := sink(rec); err != nil {
 			return err
@@ -389,7 +499,7 @@ func setPlace(rec *importer.Record, target, typ string) {
 func (p *parser) vulnerability() (*importer.Record, error) {
 	v := &p.v
 	*v = vulnerability{}
-	if err := p.s.Decode(v); err != nil {
+	if err := p.s.Err(v.decode(p.s.Dec, &p.scratch)); err != nil {
 		return nil, err
 	}
 	raw := string(v.Severity)
@@ -463,6 +573,9 @@ func (p *parser) resource() error {
 	asset := p.resourceAsset(ns, kind, name)
 	p.addAsset(asset)
 	for _, rec := range local {
+		if err := p.s.Tick(); err != nil {
+			return err
+		}
 		rec.Asset = asset
 		if err := p.emit(rec); err != nil {
 			return err

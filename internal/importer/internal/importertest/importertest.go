@@ -17,7 +17,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -279,14 +281,46 @@ func Replicate(templates []json.RawMessage, ids []string, n int) []byte {
 	return buf.Bytes()
 }
 
+// cpuTime returns the CPU time (user and system, all threads) the process
+// has used. Benchmarks report throughput per CPU second as well as per
+// wall-clock second: on a shared machine the wall clock also measures the
+// neighbours.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuMeter reports MB per CPU second and findings per CPU second.
+type cpuMeter struct {
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	b.Helper()
+	return &cpuMeter{start: cpuTime()}
+}
+
+func (m *cpuMeter) report(b *testing.B, bytes, findings, n int) {
+	cpu := (cpuTime() - m.start).Seconds()
+	if cpu <= 0 || n == 0 {
+		return
+	}
+	b.ReportMetric(float64(bytes*n)/1e6/cpu, "MB/cpu-s")
+	b.ReportMetric(float64(findings*n)/cpu, "findings/cpu-s")
+}
+
 // Bench runs p over data b.N times and reports MB/s (via SetBytes) and
-// findings/s.
+// findings/s, per wall-clock and per CPU second.
 func Bench(b *testing.B, p importer.Parser, data []byte, findings int) {
 	b.Helper()
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	ctx := context.Background()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		meta, err := p.Parse(ctx, bytes.NewReader(data), func(*importer.Record) error { return nil })
 		if err != nil {
@@ -298,6 +332,7 @@ func Bench(b *testing.B, p importer.Parser, data []byte, findings int) {
 		n++
 	}
 	b.ReportMetric(float64(findings*n)/b.Elapsed().Seconds(), "findings/s")
+	cpu.report(b, len(data), findings, n)
 }
 
 // BenchFloor is the decode-only floor: tokenising the whole document with
@@ -307,6 +342,7 @@ func BenchFloor(b *testing.B, data []byte, findings int) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 		if err := dec.SkipValue(); err != nil {
@@ -315,6 +351,7 @@ func BenchFloor(b *testing.B, data []byte, findings int) {
 		n++
 	}
 	b.ReportMetric(float64(findings*n)/b.Elapsed().Seconds(), "findings/s")
+	cpu.report(b, len(data), findings, n)
 }
 
 // BenchUnmarshal decodes the whole document into a fresh value from newV,
@@ -325,6 +362,7 @@ func BenchUnmarshal(b *testing.B, data []byte, findings int, v2 bool, newV func(
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	n := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		v := newV()
 		var err error
@@ -339,4 +377,5 @@ func BenchUnmarshal(b *testing.B, data []byte, findings int, v2 bool, newV func(
 		n++
 	}
 	b.ReportMetric(float64(findings*n)/b.Elapsed().Seconds(), "findings/s")
+	cpu.report(b, len(data), findings, n)
 }

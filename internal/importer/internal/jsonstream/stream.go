@@ -354,8 +354,7 @@ func (s *Stream) expected(want string) error {
 	}
 	// Another JSON value follows.
 	off := s.Dec.InputOffset() + leadingSpace(s.Dec.UnreadBuffer())
-	ptr := string(s.Dec.StackPointer())
-	return s.invalid(off, ptr, "unexpected JSON "+kindName(k), "expected "+want, nil)
+	return s.invalid(off, string(nextPointer(s.Dec)), "unexpected JSON "+kindName(k), "expected "+want, nil)
 }
 
 // Invalidf reports invalid content at the current position.
