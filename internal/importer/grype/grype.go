@@ -111,57 +111,57 @@ func (t *sourceTarget) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 }
 
 type cvss struct {
-	Version string `json:"version"`
-	Vector  string `json:"vector"`
+	Version string
+	Vector  string
 	Metrics struct {
-		BaseScore jsonstream.Number `json:"baseScore"`
-	} `json:"metrics"`
+		BaseScore jsonstream.Number
+	}
 }
 
 // legacyCVSS is the cvssV3/cvssV2 object of Grype before 0.10.
 type legacyCVSS struct {
-	BaseScore jsonstream.Number `json:"baseScore"`
-	Vector    string            `json:"vector"`
+	BaseScore jsonstream.Number
+	Vector    string
 }
 
 type epss struct {
-	EPSS jsonstream.Number `json:"epss"`
+	EPSS jsonstream.Number
 }
 
 type vulnerability struct {
-	ID             string             `json:"id"`
-	DataSource     string             `json:"dataSource"`
-	Severity       jsonstream.Text    `json:"severity"`
-	URLs           jsonstream.First   `json:"urls"`
-	Links          jsonstream.First   `json:"links"`
-	CVSS           []cvss             `json:"cvss"`
-	CVSSV3         *legacyCVSS        `json:"cvssV3"`
-	CVSSV2         *legacyCVSS        `json:"cvssV2"`
-	EPSS           []epss             `json:"epss"`
-	KnownExploited jsonstream.Present `json:"knownExploited"`
+	ID             string
+	DataSource     string
+	Severity       jsonstream.Text
+	URLs           jsonstream.First
+	Links          jsonstream.First
+	CVSS           []cvss
+	CVSSV3         *legacyCVSS
+	CVSSV2         *legacyCVSS
+	EPSS           []epss
+	KnownExploited jsonstream.Present
 	Fix            struct {
-		Versions jsonstream.First `json:"versions"`
-	} `json:"fix"`
-	FixedInVersion string `json:"fixedInVersion"`
+		Versions jsonstream.First
+	}
+	FixedInVersion string
 }
 
 type related struct {
-	ID   string `json:"id"`
-	CVSS []cvss `json:"cvss"`
-	EPSS []epss `json:"epss"`
+	ID   string
+	CVSS []cvss
+	EPSS []epss
 }
 
 type match struct {
-	Vulnerability vulnerability `json:"vulnerability"`
-	Related       []related     `json:"relatedVulnerabilities"`
-	MatchDetails  suggestedFix  `json:"matchDetails"`
+	Vulnerability vulnerability
+	Related       []related
+	MatchDetails  suggestedFix
 	Artifact      struct {
-		Name      string     `json:"name"`
-		Version   string     `json:"version"`
-		Type      string     `json:"type"`
-		PURL      string     `json:"purl"`
-		Locations []location `json:"locations"`
-	} `json:"artifact"`
+		Name      string
+		Version   string
+		Type      string
+		PURL      string
+		Locations []location
+	}
 }
 
 // suggestedFix keeps the first matchDetails[].fix.suggestedVersion. Grype
@@ -202,7 +202,7 @@ func (f *suggestedFix) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 }
 
 type location struct {
-	Path string `json:"path"`
+	Path string
 }
 
 // severities are the spellings Grype writes, read without allocating.

@@ -32,7 +32,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/patchctl/patchctl"
@@ -82,11 +81,12 @@ func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*impo
 }
 
 type parser struct {
-	s    *jsonstream.Stream
-	emit importer.Emit
-	meta *importer.Meta
-	seen map[importer.AssetRef]bool
-	adv  advisory // reused for every vulnerability
+	s       *jsonstream.Stream
+	emit    importer.Emit
+	meta    *importer.Meta
+	seen    map[importer.AssetRef]bool
+	adv     advisory // reused for every vulnerability
+	scratch []byte   // for member names with escapes
 }
 
 type source struct {
@@ -102,58 +102,187 @@ type pkg struct {
 }
 
 type advisory struct {
-	ID               string           `json:"id"`
-	Aliases          []string         `json:"aliases"`
-	Summary          string           `json:"summary"`
-	Published        string           `json:"published"`
-	Severity         []severity       `json:"severity"`
-	Affected         []affected       `json:"affected"`
-	References       []reference      `json:"references"`
-	DatabaseSpecific databaseSeverity `json:"database_specific"`
+	ID               string
+	Aliases          []string
+	Summary          string
+	Published        string
+	Severity         []severity
+	Affected         []affected
+	References       []reference
+	DatabaseSpecific databaseSeverity
 }
 
 type severity struct {
-	Type  string `json:"type"`
-	Score string `json:"score"`
+	Type  string
+	Score string
 }
 
 type reference struct {
-	Type string `json:"type"`
-	URL  string `json:"url"`
+	Type string
+	URL  string
 }
 
 type affected struct {
 	Package struct {
-		Ecosystem string `json:"ecosystem"`
-		Name      string `json:"name"`
-	} `json:"package"`
-	Ranges []struct {
-		Type   string `json:"type"`
-		Repo   string `json:"repo"`
-		Events []struct {
-			Introduced string `json:"introduced"`
-			Fixed      string `json:"fixed"`
-		} `json:"events"`
-	} `json:"ranges"`
+		Ecosystem string
+		Name      string
+	}
+	Ranges []osvRange
 }
 
-// databaseSeverity reads database_specific.severity, whatever else the
-// database puts in database_specific (and whatever its shape).
-type databaseSeverity string
+type osvRange struct {
+	Type   string
+	Repo   string
+	Events []event
+}
 
-// UnmarshalJSONFrom implements json.UnmarshalerFrom.
-func (d *databaseSeverity) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+type event struct {
+	Introduced, Fixed string
+}
+
+// decode reads one advisory by hand (see jsonstream.Fields): it is the hot
+// loop of the parser.
+func (a *advisory) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+		switch string(name) {
+		case "id":
+			a.ID, err = jsonstream.ReadString(dec)
+		case "aliases":
+			err = jsonstream.Elements(dec, func() error {
+				alias, err := jsonstream.ReadString(dec)
+				a.Aliases = append(a.Aliases, alias)
+				return err
+			})
+		case "summary":
+			a.Summary, err = jsonstream.ReadString(dec)
+		case "published":
+			a.Published, err = jsonstream.ReadString(dec)
+		case "severity":
+			err = jsonstream.Elements(dec, func() error {
+				var sv severity
+				err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+					switch string(name) {
+					case "type":
+						sv.Type, err = jsonstream.ReadString(dec)
+					case "score":
+						sv.Score, err = jsonstream.ReadString(dec)
+					default:
+						err = dec.SkipValue()
+					}
+					return err
+				})
+				a.Severity = append(a.Severity, sv)
+				return err
+			})
+		case "affected":
+			err = jsonstream.Elements(dec, func() error {
+				var af affected
+				err := af.decode(dec, scratch)
+				a.Affected = append(a.Affected, af)
+				return err
+			})
+		case "references":
+			err = jsonstream.Elements(dec, func() error {
+				var ref reference
+				err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+					switch string(name) {
+					case "type":
+						ref.Type, err = jsonstream.ReadString(dec)
+					case "url":
+						ref.URL, err = jsonstream.ReadString(dec)
+					default:
+						err = dec.SkipValue()
+					}
+					return err
+				})
+				a.References = append(a.References, ref)
+				return err
+			})
+		case "database_specific":
+			err = a.DatabaseSpecific.decode(dec, scratch)
+		default:
+			err = dec.SkipValue()
+		}
+		return err
+	})
+}
+
+func (af *affected) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+		switch string(name) {
+		case "package":
+			err = jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+				switch string(name) {
+				case "ecosystem":
+					af.Package.Ecosystem, err = jsonstream.ReadString(dec)
+				case "name":
+					af.Package.Name, err = jsonstream.ReadString(dec)
+				default:
+					err = dec.SkipValue()
+				}
+				return err
+			})
+		case "ranges":
+			err = jsonstream.Elements(dec, func() error {
+				var r osvRange
+				err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+					switch string(name) {
+					case "type":
+						r.Type, err = jsonstream.ReadString(dec)
+					case "repo":
+						r.Repo, err = jsonstream.ReadString(dec)
+					case "events":
+						err = jsonstream.Elements(dec, func() error {
+							var e event
+							err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+								switch string(name) {
+								case "introduced":
+									e.Introduced, err = jsonstream.ReadString(dec)
+								case "fixed":
+									e.Fixed, err = jsonstream.ReadString(dec)
+								default:
+									err = dec.SkipValue()
+								}
+								return err
+							})
+							r.Events = append(r.Events, e)
+							return err
+						})
+					default:
+						err = dec.SkipValue()
+					}
+					return err
+				})
+				af.Ranges = append(af.Ranges, r)
+				return err
+			})
+		default:
+			err = dec.SkipValue()
+		}
+		return err
+	})
+}
+
+// decode reads database_specific.severity, whatever else the database puts
+// in database_specific (and whatever its shape).
+func (d *databaseSeverity) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 	*d = ""
 	if dec.PeekKind() != '{' {
 		return dec.SkipValue()
 	}
-	var v struct {
-		Severity jsonstream.Text `json:"severity"`
-	}
-	err := json.UnmarshalDecode(dec, &v)
-	*d = databaseSeverity(v.Severity)
-	return err
+	return jsonstream.Fields(dec, scratch, func(name []byte) error {
+		if string(name) != "severity" {
+			return dec.SkipValue()
+		}
+		var t jsonstream.Text
+		err := t.UnmarshalJSONFrom(dec)
+		*d = databaseSeverity(t)
+		return err
+	})
 }
+
+// databaseSeverity is database_specific.severity.
+type databaseSeverity string
 
 // result reads one element of results. Records stream once source is known
 // (OSV-Scanner writes it first); otherwise they wait for the end of the
@@ -285,7 +414,7 @@ type held struct {
 func (p *parser) vulnerability() (*importer.Record, []affected, error) {
 	a := &p.adv
 	*a = advisory{} // fresh slices: the record keeps Aliases
-	if err := p.s.Decode(a); err != nil {
+	if err := p.s.Err(a.decode(p.s.Dec, &p.scratch)); err != nil {
 		return nil, nil, err
 	}
 	raw := strings.ToUpper(strings.TrimSpace(string(a.DatabaseSpecific)))

@@ -96,21 +96,21 @@ type imageMetadata struct {
 }
 
 type vulnerability struct {
-	VulnerabilityID  string          `json:"VulnerabilityID"`
-	PkgName          string          `json:"PkgName"`
-	PkgPath          string          `json:"PkgPath"`
-	PkgIdentifier    pkgIdentifier   `json:"PkgIdentifier"`
-	InstalledVersion string          `json:"InstalledVersion"`
-	FixedVersion     string          `json:"FixedVersion"`
-	Severity         jsonstream.Text `json:"Severity"`
-	Title            string          `json:"Title"`
-	PrimaryURL       string          `json:"PrimaryURL"`
-	PublishedDate    string          `json:"PublishedDate"`
-	CVSS             cvssMax         `json:"CVSS"`
+	VulnerabilityID  string
+	PkgName          string
+	PkgPath          string
+	PkgIdentifier    pkgIdentifier
+	InstalledVersion string
+	FixedVersion     string
+	Severity         jsonstream.Text
+	Title            string
+	PrimaryURL       string
+	PublishedDate    string
+	CVSS             cvssMax
 }
 
 type pkgIdentifier struct {
-	PURL string `json:"PURL"`
+	PURL string
 }
 
 func (p *pkgIdentifier) decode(dec *jsontext.Decoder, scratch *[]byte) error {
@@ -138,13 +138,6 @@ type cvssMax struct {
 	V3, V2       float64
 	V3Vec, V2Vec string
 	Has3, Has2   bool
-}
-
-type cvssEntry struct {
-	V2Score  jsonstream.Number `json:"V2Score"`
-	V3Score  jsonstream.Number `json:"V3Score"`
-	V2Vector string            `json:"V2Vector"`
-	V3Vector string            `json:"V3Vector"`
 }
 
 // UnmarshalJSONFrom implements json.UnmarshalerFrom.
