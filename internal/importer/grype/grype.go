@@ -22,9 +22,10 @@
 //
 // Streaming: Grype writes matches before source, which names the asset of
 // every record. The parser holds the records of matches until source has
-// been read, within jsonstream.HoldBudget (64 MiB, some 150,000 records);
-// beyond it, a seekable input is read again and the matches streamed in a
-// second pass, so that memory stays bounded; a pipe keeps holding.
+// been read, within jsonstream.HoldBudget (64 MiB, some 100,000 records);
+// beyond it, a seekable input is read again and the remaining matches are
+// streamed in a second pass, so that memory stays bounded; a pipe keeps
+// holding.
 package grype
 
 import (
@@ -388,7 +389,7 @@ func (p *parser) run() error {
 				})
 			}
 			// Hold the records until source is read; past the budget, a
-			// seekable input is read again instead.
+			// seekable input is read again for the rest.
 			held := 0
 			return s.Array(func() error {
 				if p.deferred {
@@ -400,9 +401,7 @@ func (p *parser) run() error {
 				}
 				p.pending = append(p.pending, rec)
 				held += jsonstream.RecordSize(rec)
-				if held > jsonstream.HoldBudget && s.Seekable() {
-					p.dropPending()
-				}
+				p.deferred = held > jsonstream.HoldBudget && s.Seekable()
 				return nil
 			})
 		case "ignoredMatches":
@@ -438,22 +437,7 @@ func (p *parser) run() error {
 	}
 	asset := p.asset()
 	p.meta.Assets = []importer.AssetRef{asset}
-	if p.deferred {
-		if _, err := s.Rewind(); err != nil {
-			return err
-		}
-		if err := s.Object(func(name string) error {
-			if name != "matches" {
-				return s.Skip()
-			}
-			return p.matches(func(rec *importer.Record) error {
-				rec.Asset = asset
-				return p.emit(rec)
-			})
-		}); err != nil {
-			return err
-		}
-	}
+	held := len(p.pending)
 	for i, rec := range p.pending {
 		if err := p.s.Tick(); err != nil {
 			return err
@@ -464,21 +448,30 @@ func (p *parser) run() error {
 		}
 		p.pending[i] = nil
 	}
-	return nil
-}
-
-// dropPending gives up the held records for a second pass: their counts
-// are taken back, they will be counted again.
-func (p *parser) dropPending() {
-	for _, rec := range p.pending {
-		p.meta.FindingsInReport--
-		p.meta.BySeverityRaw[rec.SeverityRaw]--
-		if p.meta.BySeverityRaw[rec.SeverityRaw] == 0 {
-			delete(p.meta.BySeverityRaw, rec.SeverityRaw)
-		}
+	if !p.deferred {
+		return nil
 	}
-	p.pending = nil
-	p.deferred = true
+	// Second pass: the matches after those held.
+	if _, err := s.Rewind(); err != nil {
+		return err
+	}
+	return s.Object(func(name string) error {
+		if name != "matches" {
+			return s.Skip()
+		}
+		i := 0
+		return s.Array(func() error {
+			if i++; i <= held {
+				return s.Skip()
+			}
+			rec, err := p.match()
+			if err != nil {
+				return err
+			}
+			rec.Asset = asset
+			return p.emit(rec)
+		})
+	})
 }
 
 // asset names the scanned source.

@@ -38,8 +38,8 @@
 // a run (Trivy writes its properties after the results, OSV-Scanner sorts
 // keys), so each run's results are held in a compact form until the run
 // ends, within jsonstream.HoldBudget. Beyond it, a seekable input is read
-// again and that run's results streamed in a second pass; a pipe keeps
-// holding.
+// again and the rest of that run's results streamed in a second pass; a
+// pipe keeps holding.
 package sarif
 
 import (
@@ -116,7 +116,8 @@ type runContext struct {
 	asset    importer.AssetRef
 	hasAsset bool
 	grype    bool // asset to be taken from Grype messages
-	deferred bool // results too many to hold: read in the second pass
+	deferred bool // results too many to hold: the rest is read in the second pass
+	held     int  // results held and emitted in the first pass
 }
 
 type rule struct {
@@ -340,7 +341,7 @@ func (p *parser) firstRun() error {
 				held = append(held, r)
 				size += 200 + len(r.RuleID) + len(r.Rule.ID) + len(r.Level) + len(r.Message.Text) + len(r.Locations)
 				if size > jsonstream.HoldBudget && p.seekable {
-					held, rc.deferred, p.deferred = nil, true, true
+					rc.deferred, p.deferred = true, true
 				}
 				return nil
 			})
@@ -357,6 +358,7 @@ func (p *parser) firstRun() error {
 		// messages of its results.
 		p.addAsset(rc.asset)
 	}
+	rc.held = len(held)
 	for i := range held {
 		if err := p.s.Tick(); err != nil {
 			return err
@@ -369,8 +371,8 @@ func (p *parser) firstRun() error {
 	return nil
 }
 
-// secondRun streams the results of a deferred run with the context of the
-// first pass.
+// secondRun streams the results of a deferred run that were not held in
+// the first pass, with the context of the first pass.
 func (p *parser) secondRun() error {
 	s := p.s
 	if p.index >= len(p.runs) {
@@ -384,7 +386,11 @@ func (p *parser) secondRun() error {
 		if name != "results" {
 			return s.Skip()
 		}
+		i := 0
 		return s.Array(func() error {
+			if i++; i <= rc.held {
+				return s.Skip()
+			}
 			r := &p.res
 			*r = result{}
 			if err := s.Decode(r); err != nil {
