@@ -3,13 +3,11 @@ package gitops
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/integration/github"
-	"github.com/patchctl/patchctl/internal/lifecycle"
 	"github.com/patchctl/patchctl/internal/service"
 )
 
@@ -131,13 +129,8 @@ func prInfo(d *service.Detail, branch, baseURL string) github.PRInfo {
 			info.Vulnerabilities = append(info.Vulnerabilities, l.Ref)
 		}
 	}
-	path := lifecycle.Path(p.Kind, p.Target.Downtime)
-	reached := func(s patchctl.State) bool {
-		i, at := slices.Index(path, s), slices.Index(path, p.State)
-		return i >= 0 && at >= i
-	}
-	info.Progress = github.Progress{Branch: true, Reviewed: reached(patchctl.StateMerged), Merged: reached(patchctl.StateMerged),
-		Staged: reached(patchctl.StateStaging), TestsPassed: reached(patchctl.StateValidated), SignedOff: reached(patchctl.StateValidated),
-		InProduction: reached(patchctl.StateProduction)}
+	info.Progress = github.Progress{Branch: true, Reviewed: reached(p, patchctl.StateMerged), Merged: reached(p, patchctl.StateMerged),
+		Staged: reached(p, patchctl.StateStaging), TestsPassed: reached(p, patchctl.StateValidated), SignedOff: reached(p, patchctl.StateValidated),
+		InProduction: reached(p, patchctl.StateProduction)}
 	return info
 }

@@ -82,6 +82,9 @@ func (l *Loop) applyGitHub(ctx context.Context, au *service.Automation, ev *gith
 // them forward: to in_review while it is open, to merged once merged.
 func (l *Loop) onPullRequest(ctx context.Context, au *service.Automation, ev *github.Event, o *outcome) (string, error) {
 	pr := ev.PullRequest
+	if deploy := au.Config().Integrations.ArgoCD.DeployRepository; deploy != "" && strings.EqualFold(ev.Repo, deploy) {
+		return l.onDeployPullRequest(ctx, au, ev, o)
+	}
 	patches, err := openPatches(ctx, au, ev.PatchKeys, ev.Repo, o)
 	if err != nil {
 		return "", err
@@ -92,6 +95,41 @@ func (l *Loop) onPullRequest(ctx context.Context, au *service.Automation, ev *gi
 		}
 	}
 	return fmt.Sprintf("pull request #%d (branch %s) refers to no open patch", pr.Number, pr.HeadRef), nil
+}
+
+// onDeployPullRequest handles a pull request of the deployment repository
+// (integrations.argocd.deploy_repository), which serves every
+// application: when one that refers to merged patches (PATCH-n in its
+// title or body) is merged, its merge commit is the revision Argo CD will
+// deploy them with, recorded as merge evidence whose version is that
+// revision (the patch's own version stays). Argo CD syncs of the revision
+// are then matched to the patches. Nothing else of it is recorded, and it
+// moves no patch: the patch's review and merge are its own pull request's.
+func (l *Loop) onDeployPullRequest(ctx context.Context, au *service.Automation, ev *github.Event, o *outcome) (string, error) {
+	pr := ev.PullRequest
+	if !pr.Merged || pr.MergeCommitSHA == "" {
+		return fmt.Sprintf("pull request #%d of the deployment repository counts once merged", pr.Number), nil
+	}
+	patches, err := openPatches(ctx, au, ev.PatchKeys, "", o)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range patches {
+		if !reached(p, patchctl.StateMerged) {
+			o.skip("%s is %s: a deployment is matched to a patch once its own pull request is merged", p.Key, p.State)
+			continue
+		}
+		m := patchctl.Evidence{Kind: patchctl.EvidenceMerge, Ref: prRef(pr), Version: pr.MergeCommitSHA, Subject: orUnknown(pr.MergedBy),
+			Source: SourceGitHub, At: timeOr(pr.MergedAt, pr.UpdatedAt),
+			Details: map[string]string{"repo": pr.Repo, "number": strconv.Itoa(pr.Number), "deploys": p.Version, "role": "deployment",
+				"via": "delivery " + ev.Delivery}}
+		if _, added, err := au.Record(ctx, p, m); err != nil {
+			return "", err
+		} else if added {
+			o.did(p.Key, "deployment repository merge %s deploys %s", short(pr.MergeCommitSHA), short(p.Version))
+		}
+	}
+	return fmt.Sprintf("merged pull request #%d of the deployment repository refers to no merged open patch", pr.Number), nil
 }
 
 // recordPullRequest records a pull request's state on p (and its merge)

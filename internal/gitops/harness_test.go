@@ -305,3 +305,27 @@ func evidenceOf(d *service.Detail, kind patchctl.EvidenceKind) []patchctl.Eviden
 	}
 	return out
 }
+
+// override moves a patch step by step to state as the lead, pushing past
+// refusing gates: for tests about what happens after those steps.
+func (h *harness) override(key string, state patchctl.State) {
+	h.t.Helper()
+	for i := 0; i < 10; i++ {
+		if h.detail(key).Patch.State == state {
+			return
+		}
+		h.must(200, "POST", "/patches/"+key+"/transitions", patchctl.RoleLead,
+			map[string]any{"override": map[string]any{"justification": "test setup, not under test here"}}, nil)
+	}
+	h.t.Fatalf("%s did not reach %s", key, state)
+}
+
+// deployed sends the on-deployed notification of app synced at revision.
+func (h *harness) deployed(app argocdtest.App, revision string, history ...argocdtest.History) {
+	h.t.Helper()
+	synced(app, revision, "Healthy", h.s.Clock.Now(), history...)
+	h.argo.Put(app)
+	if code, a, raw := h.notify(app, "on-deployed", ""); code != 200 || a.Status != store.DeliveryProcessed {
+		h.t.Fatalf("on-deployed %s at %s: %d %s", argocdtest.Name(app), revision, code, raw)
+	}
+}

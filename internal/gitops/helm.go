@@ -81,6 +81,7 @@ func (l *Loop) ImportHelmHistory(ctx context.Context, a patchctl.Actor, applicat
 			}
 			if added {
 				res.Recorded = append(res.Recorded, *got)
+				known = append(known, *got)
 			} else {
 				res.Known++
 			}

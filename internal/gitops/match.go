@@ -9,6 +9,7 @@ import (
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/config"
+	"github.com/patchctl/patchctl/internal/lifecycle"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 )
@@ -112,10 +113,11 @@ func union(ps []*patchctl.Patch, more ...*patchctl.Patch) []*patchctl.Patch {
 
 // repoAllowed reports whether deliveries from repo are accepted: any
 // repository when integrations.github.repositories is empty, else only the
-// listed ones (case-insensitive, as GitHub names are).
+// listed ones and the deployment repository
+// (integrations.argocd.deploy_repository), ignoring case as GitHub does.
 func repoAllowed(cfg *config.Config, repo string) bool {
 	list := cfg.Integrations.GitHub.Repositories
-	if len(list) == 0 {
+	if len(list) == 0 || strings.EqualFold(repo, cfg.Integrations.ArgoCD.DeployRepository) {
 		return true
 	}
 	return slices.ContainsFunc(list, func(r string) bool { return strings.EqualFold(r, repo) })
@@ -200,6 +202,13 @@ func shipsVersion(p *patchctl.Patch, ev []patchctl.Evidence, version string) boo
 		return true
 	}
 	return slices.ContainsFunc(ev, func(e patchctl.Evidence) bool { return e.Kind == patchctl.EvidenceMerge && e.Version == version })
+}
+
+// reached reports whether p is at or past state on its SOP path.
+func reached(p *patchctl.Patch, state patchctl.State) bool {
+	path := lifecycle.Path(p.Kind, p.Target.Downtime)
+	i, at := slices.Index(path, state), slices.Index(path, p.State)
+	return i >= 0 && at >= i
 }
 
 // hasKind reports whether ev holds evidence of kind.

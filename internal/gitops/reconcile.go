@@ -37,6 +37,7 @@ const (
 
 // reconcileStates are the states in which a patch waits for something
 // GitHub reports: a pull request, its reviews and merge, CI on the merge.
+// Drafts with a branch of their own are reconciled too.
 var reconcileStates = []patchctl.State{patchctl.StateInProgress, patchctl.StateInReview, patchctl.StateMerged, patchctl.StateStaging}
 
 // Register makes the scheduler run the loop's timers. The scheduler runs a
@@ -162,11 +163,22 @@ func (l *Loop) handleReconcile(ctx context.Context, tx *store.Tx, t store.Timer)
 		if l.githubConfigured() {
 			open := true
 			ps, _, err := tx.ListPatches(ctx, store.PatchFilter{Kinds: []patchctl.Kind{patchctl.KindApplication, patchctl.KindInfrastructure},
-				States: reconcileStates, Open: &open, Sort: "created", Limit: 1000})
+				States: append([]patchctl.State{patchctl.StateDraft}, reconcileStates...), Open: &open, Sort: "created", Limit: 1000})
 			if err != nil {
 				return err
 			}
 			for _, p := range ps {
+				// Drafts are many (intake creates them); only those with a
+				// branch of their own can have a pull request to find.
+				if p.State == patchctl.StateDraft {
+					ev, err := tx.Evidence(ctx, p.ID)
+					if err != nil {
+						return err
+					}
+					if !hasKind(ev, patchctl.EvidenceBranch) {
+						continue
+					}
+				}
 				if err := tx.ScheduleTimer(ctx, TimerReconcilePatch, p.Key, now, nil, now); err != nil {
 					return err
 				}
@@ -227,7 +239,7 @@ func (l *Loop) reconcilePatch(ctx context.Context, au *service.Automation, key s
 	if err != nil {
 		return nil, err
 	}
-	if p.State.Terminal() || !slices.Contains(reconcileStates, p.State) {
+	if p.State.Terminal() || (p.State != patchctl.StateDraft && !slices.Contains(reconcileStates, p.State)) {
 		return nil, nil
 	}
 	gh, err := l.GitHub()

@@ -37,7 +37,9 @@ type branchOut struct{ Body *gitops.BranchResult }
 type uploadIn struct {
 	ID      string `path:"id" doc:"Patch id, e.g. PATCH-42" example:"PATCH-42"`
 	Ref     string `query:"ref" maxLength:"2000" doc:"Name of the upload in the evidence (a file name or CI run URL); default its content hash"`
-	RawBody []byte `contentType:"application/json"`
+	// RawBody is not decoded by the API: the importers read it, so that
+	// their errors name the line and byte offset at fault.
+	RawBody []byte
 }
 
 type planOut struct{ Body *gitops.PlanImport }
@@ -47,7 +49,7 @@ type helmIn struct {
 	Application string `query:"application" required:"true" minLength:"1" doc:"The application the release deploys"`
 	Environment string `query:"environment" required:"true" minLength:"1" doc:"The environment it runs in"`
 	Release     string `query:"release" doc:"The Helm release (default: helm_release of the mapped Argo CD application)"`
-	RawBody     []byte `contentType:"application/json"`
+	RawBody     []byte
 }
 
 type helmOut struct{ Body *gitops.HelmImport }
