@@ -35,8 +35,8 @@ type deliveryOut struct{ Body *store.Delivery }
 type branchOut struct{ Body *gitops.BranchResult }
 
 type uploadIn struct {
-	ID      string `path:"id" doc:"Patch id, e.g. PATCH-42" example:"PATCH-42"`
-	Ref     string `query:"ref" maxLength:"2000" doc:"Name of the upload in the evidence (a file name or CI run URL); default its content hash"`
+	ID  string `path:"id" doc:"Patch id, e.g. PATCH-42" example:"PATCH-42"`
+	Ref string `query:"ref" maxLength:"2000" doc:"Name of the upload in the evidence (a file name or CI run URL); default its content hash"`
 	// RawBody is not decoded by the API: the importers read it, so that
 	// their errors name the line and byte offset at fault.
 	RawBody []byte
