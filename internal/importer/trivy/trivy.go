@@ -95,41 +95,19 @@ type imageMetadata struct {
 	Reference   string   `json:"Reference"`
 }
 
+// vulnerability is what the parser keeps of a Vulnerabilities element.
 type vulnerability struct {
 	VulnerabilityID  string
 	PkgName          string
 	PkgPath          string
-	PkgIdentifier    pkgIdentifier
+	PURL             string // PkgIdentifier.PURL
 	InstalledVersion string
 	FixedVersion     string
-	Severity         jsonstream.Text
+	Severity         string
 	Title            string
 	PrimaryURL       string
 	PublishedDate    string
 	CVSS             cvssMax
-}
-
-type pkgIdentifier struct {
-	PURL string
-}
-
-func (p *pkgIdentifier) decode(dec *jsontext.Decoder, scratch *[]byte) error {
-	ok, err := jsonstream.BeginObject(dec)
-	for ok && err == nil {
-		if ok, err = jsonstream.More(dec); !ok || err != nil {
-			break
-		}
-		var name []byte
-		if name, err = jsonstream.Name(dec, scratch); err != nil {
-			break
-		}
-		if string(name) == "PURL" {
-			p.PURL, err = jsonstream.ReadString(dec)
-		} else {
-			err = dec.SkipValue()
-		}
-	}
-	return err
 }
 
 // cvssMax decodes Trivy's CVSS map (source -> scores) keeping only the
@@ -146,32 +124,11 @@ func (c *cvssMax) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if dec.PeekKind() != '{' {
 		return dec.SkipValue() // null, or a shape Trivy does not write
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
 	var scratch []byte
-	for {
-		more, err := jsonstream.More(dec)
-		if !more || err != nil {
-			return err
-		}
-		if _, err := dec.ReadToken(); err != nil { // source name
-			return err
-		}
-		ok, err := jsonstream.BeginObject(dec)
-		if err != nil {
-			return err
-		}
+	return jsonstream.Fields(dec, &scratch, func([]byte) error { // one source
 		var v2, v3 jsonstream.Number
 		var v2Vec, v3Vec string
-		for ok {
-			if ok, err = jsonstream.More(dec); !ok || err != nil {
-				break
-			}
-			name, err := jsonstream.Name(dec, &scratch)
-			if err != nil {
-				return err
-			}
+		err := jsonstream.Fields(dec, &scratch, func(name []byte) (err error) {
 			switch string(name) {
 			case "V2Score":
 				err = v2.UnmarshalJSONFrom(dec)
@@ -184,41 +141,25 @@ func (c *cvssMax) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			default:
 				err = dec.SkipValue()
 			}
-			if err != nil {
-				return err
-			}
-		}
-		if err != nil {
 			return err
-		}
+		})
 		if v3.Valid && (!c.Has3 || v3.Value > c.V3) {
 			c.V3, c.V3Vec, c.Has3 = v3.Value, v3Vec, true
 		}
 		if v2.Valid && (!c.Has2 || v2.Value > c.V2) {
 			c.V2, c.V2Vec, c.Has2 = v2.Value, v2Vec, true
 		}
-	}
+		return err
+	})
 }
 
 // severities are the spellings Trivy writes, read without allocating.
 var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
 
-// decode reads one vulnerability object by hand (see jsonstream.Name): it
-// is the hot loop of the parser.
+// decode reads one vulnerability object by hand (see jsonstream.Fields):
+// it is the hot loop of the parser.
 func (v *vulnerability) decode(dec *jsontext.Decoder, scratch *[]byte) error {
-	ok, err := jsonstream.BeginObject(dec)
-	if !ok || err != nil {
-		return err
-	}
-	for {
-		more, err := jsonstream.More(dec)
-		if !more || err != nil {
-			return err
-		}
-		name, err := jsonstream.Name(dec, scratch)
-		if err != nil {
-			return err
-		}
+	return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
 		switch string(name) {
 		case "VulnerabilityID":
 			v.VulnerabilityID, err = jsonstream.ReadString(dec)
@@ -227,15 +168,19 @@ func (v *vulnerability) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 		case "PkgPath":
 			v.PkgPath, err = jsonstream.ReadString(dec)
 		case "PkgIdentifier":
-			err = v.PkgIdentifier.decode(dec, scratch)
+			err = jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+				if string(name) == "PURL" {
+					v.PURL, err = jsonstream.ReadString(dec)
+					return err
+				}
+				return dec.SkipValue()
+			})
 		case "InstalledVersion":
 			v.InstalledVersion, err = jsonstream.ReadString(dec)
 		case "FixedVersion":
 			v.FixedVersion, err = jsonstream.ReadString(dec)
 		case "Severity":
-			var sev string
-			sev, err = jsonstream.ReadInterned(dec, severities)
-			v.Severity = jsonstream.Text(sev)
+			v.Severity, err = jsonstream.ReadInterned(dec, severities)
 		case "Title":
 			v.Title, err = jsonstream.ReadString(dec)
 		case "PrimaryURL":
@@ -247,10 +192,8 @@ func (v *vulnerability) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 		default:
 			err = dec.SkipValue()
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
 }
 
 func (p *parser) run() error {
@@ -495,14 +438,14 @@ func (p *parser) vulnerability() (*importer.Record, error) {
 	if err := p.s.Err(v.decode(p.s.Dec, &p.scratch)); err != nil {
 		return nil, err
 	}
-	raw := string(v.Severity)
+	raw := v.Severity
 	p.meta.FindingsInReport++
 	p.meta.BySeverityRaw[raw]++
 	sev, _ := patchctl.ParseSeverity(raw)
 	rec := &importer.Record{
 		VulnID:           v.VulnerabilityID,
 		Package:          v.PkgName,
-		PURL:             v.PkgIdentifier.PURL,
+		PURL:             v.PURL,
 		InstalledVersion: v.InstalledVersion,
 		FixedVersion:     v.FixedVersion,
 		Location:         v.PkgPath,

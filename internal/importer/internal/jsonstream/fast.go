@@ -21,7 +21,6 @@ import (
 
 var (
 	stringType = reflect.TypeFor[string]()
-	floatType  = reflect.TypeFor[float64]()
 	objectType = reflect.TypeFor[struct{}]()
 	arrayType  = reflect.TypeFor[[]any]()
 )
@@ -137,28 +136,8 @@ func ReadString(dec *jsontext.Decoder) (string, error) {
 	return tok.String(), nil
 }
 
-// ReadNumber reads a number, or a string holding one. ok is false for
-// null and non-numeric strings; objects and arrays are skipped.
-func ReadNumber(dec *jsontext.Decoder) (float64, bool, error) {
-	var n Number
-	err := n.UnmarshalJSONFrom(dec)
-	return n.Value, n.Valid, err
-}
-
-// FirstString reads an array of strings (or a lone string) and returns its
-// first string, skipping the rest.
-func FirstString(dec *jsontext.Decoder) (string, error) {
-	var f First
-	err := f.UnmarshalJSONFrom(dec)
-	return string(f), err
-}
-
-// Skip skips the next value.
-func Skip(dec *jsontext.Decoder) error { return dec.SkipValue() }
-
 // ReadInterned reads a string like ReadString, returning one of known
-// without allocating when the value is one of them (severity spellings,
-// ecosystem names).
+// without allocating when the value is one of them (severity spellings).
 func ReadInterned(dec *jsontext.Decoder, known []string) (string, error) {
 	if dec.PeekKind() != '"' {
 		return ReadString(dec)

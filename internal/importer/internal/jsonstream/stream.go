@@ -97,6 +97,7 @@ func Open(ctx context.Context, r io.Reader, what string) (*Stream, error) {
 		}
 	}
 	if err := s.open(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -152,10 +153,6 @@ func (s *Stream) open() error {
 	return nil
 }
 
-// Head returns up to HeadSize leading bytes of the (decompressed) input
-// without consuming them. It is valid until the first read.
-func (s *Stream) Head() []byte { return s.head }
-
 // Reader returns the (decompressed) input for parsers that do not read
 // JSON; bytes read through it are counted for line numbers.
 func (s *Stream) Reader() io.Reader { return s.lines }
@@ -186,9 +183,6 @@ func (s *Stream) Tick() error {
 	}
 	return nil
 }
-
-// Context returns the stream's context.
-func (s *Stream) Context() context.Context { return s.ctx }
 
 // mark tells the line counter that errors cannot occur before the current
 // position any more.
