@@ -258,3 +258,48 @@ func FuzzDetect(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrent parses the corpus reports from several goroutines at once:
+// parsers keep no shared state but the buffer pool (run with -race).
+func TestConcurrent(t *testing.T) {
+	var files [][]byte
+	for _, dir := range []string{"trivy", "grype", "osv-scanner", "sarif", "cyclonedx"} {
+		for _, path := range corpus.Glob(t, dir+"/*") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, b)
+		}
+	}
+	want := make([]int, len(files))
+	for i, b := range files {
+		recs, _, err := importertest.ParseBytes(Auto{}, b, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = len(recs)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range files {
+				k := (i + g*7) % len(files)
+				recs, _, err := importertest.ParseBytes(Auto{}, files[k], g%2 == 0)
+				if err == nil && len(recs) != want[k] {
+					err = errors.New("record count changed under concurrency")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
