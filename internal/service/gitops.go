@@ -63,39 +63,38 @@ func (s *Service) Deliver(ctx context.Context, a patchctl.Actor, d store.Deliver
 	if err := authorize(a, patchctl.PermWrite, "recording a webhook delivery"); err != nil {
 		return nil, err
 	}
-	// A replay is answered from the read pool without taking the write lock.
-	if prev, err := s.db.Read().Delivery(ctx, d.Source, d.DeliveryID); err == nil && prev.Status != store.DeliveryFailed {
+	// A replay is answered from the read pool without taking the write
+	// lock; the unique key of the record settles concurrent deliveries of
+	// one id that both get past this check.
+	prev, err := s.db.Read().Delivery(ctx, d.Source, d.DeliveryID)
+	switch {
+	case err == nil && prev.Status != store.DeliveryFailed:
 		return &DeliveryResult{Delivery: prev, Duplicate: true}, nil
-	} else if err != nil && patchctl.ErrorCode(err) != patchctl.CodeNotFound {
+	case err != nil && patchctl.ErrorCode(err) != patchctl.CodeNotFound:
 		return nil, err
 	}
+	retry := err == nil // the earlier attempt failed: this one replaces it
 	d.ReceivedAt = s.Now()
 	d.ID = 0
-	var dup *store.Delivery
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		prev, err := tx.Delivery(ctx, d.Source, d.DeliveryID)
-		switch {
-		case err == nil && prev.Status != store.DeliveryFailed:
-			dup = prev
-			return nil
-		case err != nil && patchctl.ErrorCode(err) != patchctl.CodeNotFound:
-			return err
+	save := func(tx *store.Tx, d *store.Delivery) error {
+		if retry {
+			return tx.ReplaceFailedDelivery(ctx, d)
 		}
+		return tx.SaveDelivery(ctx, d)
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := fn(ctx, &Automation{s: s, tx: tx, actor: a}, &d); err != nil {
 			return err
 		}
 		if d.Status == "" {
 			d.Status = store.DeliveryProcessed
 		}
-		return tx.SaveDelivery(ctx, &d)
+		return save(tx, &d)
 	})
-	if dup != nil {
-		return &DeliveryResult{Delivery: dup, Duplicate: true}, nil
-	}
 	if err == nil {
 		return &DeliveryResult{Delivery: &d}, nil
 	}
-	// A concurrent delivery of the same id may have won (PostgreSQL).
+	// A concurrent delivery of the same id may have been recorded first.
 	if prev, perr := s.db.Read().Delivery(ctx, d.Source, d.DeliveryID); perr == nil && prev.Status != store.DeliveryFailed {
 		return &DeliveryResult{Delivery: prev, Duplicate: true}, nil
 	}
@@ -105,7 +104,7 @@ func (s *Service) Deliver(ctx context.Context, a patchctl.Actor, d store.Deliver
 	if failed.Summary == "" {
 		failed.Summary = "nothing recorded: applying the delivery failed"
 	}
-	if rerr := s.db.InTx(ctx, func(tx *store.Tx) error { return tx.SaveDelivery(ctx, &failed) }); rerr != nil {
+	if rerr := s.db.InTx(ctx, func(tx *store.Tx) error { return save(tx, &failed) }); rerr != nil {
 		s.log.Error("recording a failed delivery failed", "source", d.Source, "delivery", d.DeliveryID, "err", rerr)
 	}
 	return &DeliveryResult{Delivery: &failed}, err

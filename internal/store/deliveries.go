@@ -71,23 +71,36 @@ func scanDelivery(r rowScanner) (*Delivery, error) {
 	return &d, nil
 }
 
-// SaveDelivery records d and sets its ID. A delivery recorded as failed is
-// replaced (a redelivery retries it); any other record with the same source
-// and delivery id makes SaveDelivery fail with CodeConflict.
+// SaveDelivery records d and sets its ID. A record with the same source
+// and delivery id makes it fail with CodeConflict (the unique key decides
+// between concurrent deliveries of the same id).
 func (tx *Tx) SaveDelivery(ctx context.Context, d *Delivery) error {
 	err := tx.row(ctx, `INSERT INTO webhook_deliveries (source, delivery_id, event, action, received_at, status, patch_keys, repository, summary, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source, delivery_id) DO UPDATE SET event = excluded.event, action = excluded.action,
-		received_at = excluded.received_at, status = excluded.status, patch_keys = excluded.patch_keys,
-		repository = excluded.repository, summary = excluded.summary, error = excluded.error
-		WHERE webhook_deliveries.status = 'failed'
-		RETURNING id`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.Source, d.DeliveryID, d.Event, d.Action, tx.ts(d.ReceivedAt), d.Status, strings.Join(d.PatchKeys, " "),
 		d.Repository, clipText(d.Summary, 4000), clipText(d.Error, 2000)).Scan(&d.ID)
+	d.ReceivedAt = Micro(d.ReceivedAt)
+	if err := tx.db.wrap(err); patchctl.ErrorCode(err) == patchctl.CodeConflict {
+		return patchctl.Errorf(patchctl.CodeConflict, "%s delivery %s is already recorded", d.Source, d.DeliveryID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReplaceFailedDelivery overwrites the record of a delivery that failed
+// with d (a redelivery that was processed), keeping its ID. It fails with
+// CodeConflict when there is no failed record of that source and id: a
+// concurrent redelivery replaced it first.
+func (tx *Tx) ReplaceFailedDelivery(ctx context.Context, d *Delivery) error {
+	err := tx.row(ctx, `UPDATE webhook_deliveries SET event = ?, action = ?, received_at = ?, status = ?, patch_keys = ?,
+		repository = ?, summary = ?, error = ? WHERE source = ? AND delivery_id = ? AND status = 'failed' RETURNING id`,
+		d.Event, d.Action, tx.ts(d.ReceivedAt), d.Status, strings.Join(d.PatchKeys, " "), d.Repository,
+		clipText(d.Summary, 4000), clipText(d.Error, 2000), d.Source, d.DeliveryID).Scan(&d.ID)
+	d.ReceivedAt = Micro(d.ReceivedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return patchctl.Errorf(patchctl.CodeConflict, "%s delivery %s is already recorded", d.Source, d.DeliveryID)
 	}
-	d.ReceivedAt = Micro(d.ReceivedAt)
 	return tx.db.wrap(err)
 }
 

@@ -47,11 +47,21 @@ func TestDeliveries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// A redelivery of a failed delivery replaces its record.
-		r, err := save(store.Delivery{Source: "github", DeliveryID: "d-2", Event: "push", ReceivedAt: g0.Add(3 * time.Second), Status: store.DeliveryProcessed,
+		// A redelivery of a failed delivery replaces its record, once.
+		replace := func(d store.Delivery) (store.Delivery, error) {
+			err := db.InTx(ctx, func(tx *store.Tx) error { return tx.ReplaceFailedDelivery(ctx, &d) })
+			return d, err
+		}
+		if _, err := save(store.Delivery{Source: "github", DeliveryID: "d-2", Event: "push", ReceivedAt: g0, Status: store.DeliveryProcessed}); patchctl.ErrorCode(err) != patchctl.CodeConflict {
+			t.Fatalf("inserting over a failed delivery: %v, want conflict", err)
+		}
+		r, err := replace(store.Delivery{Source: "github", DeliveryID: "d-2", Event: "push", ReceivedAt: g0.Add(3 * time.Second), Status: store.DeliveryProcessed,
 			PatchKeys: []string{"PATCH-4"}, Summary: "branch"})
 		if err != nil || r.ID != f.ID {
 			t.Fatalf("redelivery of a failed delivery: id %d (was %d), %v", r.ID, f.ID, err)
+		}
+		if _, err := replace(store.Delivery{Source: "github", DeliveryID: "d-2", Event: "push", ReceivedAt: g0, Status: store.DeliveryIgnored}); patchctl.ErrorCode(err) != patchctl.CodeConflict {
+			t.Fatalf("replacing a processed delivery: %v, want conflict", err)
 		}
 		got, err := db.Read().Delivery(ctx, "github", "d-2")
 		if err != nil {
