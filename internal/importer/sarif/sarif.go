@@ -45,10 +45,8 @@ package sarif
 import (
 	"context"
 	"io"
-	"regexp"
 	"strings"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/patchctl/patchctl"
@@ -107,6 +105,7 @@ type parser struct {
 	runs     []*runContext // from the first pass
 	index    int           // current run
 	res      result        // reused for every result
+	scratch  []byte        // for member names with escapes
 }
 
 // runContext is what results need from their run.
@@ -155,22 +154,22 @@ type runProperties struct {
 
 // result is the compact form of a SARIF result.
 type result struct {
-	RuleID       string          `json:"ruleId"`
-	RuleIndex    optInt          `json:"ruleIndex"`
-	Rule         ruleRef         `json:"rule"`
-	Level        jsonstream.Text `json:"level"`
-	Message      message         `json:"message"`
-	Locations    firstURI        `json:"locations"`
-	Suppressions suppressed      `json:"suppressions"`
+	RuleID       string
+	RuleIndex    optInt
+	Rule         ruleRef
+	Level        jsonstream.Text
+	Message      message
+	Locations    firstURI
+	Suppressions suppressed
 }
 
 type ruleRef struct {
-	ID    string `json:"id"`
-	Index optInt `json:"index"`
+	ID    string
+	Index optInt
 }
 
 type message struct {
-	Text string `json:"text"`
+	Text string
 }
 
 // optInt is an integer that records whether it was present (ruleIndex 0 is
@@ -194,70 +193,116 @@ func (o *optInt) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // firstURI keeps locations[0].physicalLocation.artifactLocation.uri.
 type firstURI string
 
-// UnmarshalJSONFrom implements json.UnmarshalerFrom.
-func (f *firstURI) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// decode reads locations, keeping the first artifact URI.
+func (f *firstURI) decode(dec *jsontext.Decoder, scratch *[]byte) error {
 	*f = ""
 	if dec.PeekKind() != '[' {
 		return dec.SkipValue()
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
-	for first := true; dec.PeekKind() != ']'; first = false {
+	first := true
+	return jsonstream.Elements(dec, func() error {
 		if !first || dec.PeekKind() != '{' {
-			if err := dec.SkipValue(); err != nil {
-				return err
+			return dec.SkipValue()
+		}
+		first = false
+		// locations[0].physicalLocation.artifactLocation.uri
+		return jsonstream.Fields(dec, scratch, func(name []byte) error {
+			if string(name) != "physicalLocation" {
+				return dec.SkipValue()
 			}
-			continue
-		}
-		var loc struct {
-			PhysicalLocation struct {
-				ArtifactLocation struct {
-					URI string `json:"uri"`
-				} `json:"artifactLocation"`
-			} `json:"physicalLocation"`
-		}
-		if err := json.UnmarshalDecode(dec, &loc); err != nil {
-			return err
-		}
-		*f = firstURI(loc.PhysicalLocation.ArtifactLocation.URI)
-	}
-	_, err := dec.ReadToken()
-	return err
+			return jsonstream.Fields(dec, scratch, func(name []byte) error {
+				if string(name) != "artifactLocation" {
+					return dec.SkipValue()
+				}
+				return jsonstream.Fields(dec, scratch, func(name []byte) error {
+					if string(name) != "uri" {
+						return dec.SkipValue()
+					}
+					uri, err := jsonstream.ReadString(dec)
+					*f = firstURI(uri)
+					return err
+				})
+			})
+		})
+	})
 }
 
 // suppressed is true when a suppression is in force: any element whose
 // status is absent or "accepted".
 type suppressed bool
 
-// UnmarshalJSONFrom implements json.UnmarshalerFrom.
-func (s *suppressed) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	*s = false
+// decode reads suppressions.
+func (sup *suppressed) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	*sup = false
 	if dec.PeekKind() != '[' {
 		return dec.SkipValue()
 	}
-	if _, err := dec.ReadToken(); err != nil {
-		return err
-	}
-	for dec.PeekKind() != ']' {
+	return jsonstream.Elements(dec, func() error {
 		if dec.PeekKind() != '{' {
-			if err := dec.SkipValue(); err != nil {
+			return dec.SkipValue()
+		}
+		status := ""
+		err := jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+			if string(name) == "status" {
+				var t jsonstream.Text
+				err = t.UnmarshalJSONFrom(dec)
+				status = string(t)
 				return err
 			}
-			continue
+			return dec.SkipValue()
+		})
+		if status != "rejected" && status != "underReview" {
+			*sup = true
 		}
-		var sup struct {
-			Status jsonstream.Text `json:"status"`
+		return err
+	})
+}
+
+// levels are the SARIF levels, read without allocating.
+var levels = []string{"error", "warning", "note", "none"}
+
+// decode reads one result by hand (see jsonstream.Fields): it is the hot
+// loop of the parser.
+func (r *result) decode(dec *jsontext.Decoder, scratch *[]byte) error {
+	return jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+		switch string(name) {
+		case "ruleId":
+			r.RuleID, err = jsonstream.ReadString(dec)
+		case "ruleIndex":
+			err = r.RuleIndex.UnmarshalJSONFrom(dec)
+		case "rule":
+			err = jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+				switch string(name) {
+				case "id":
+					r.Rule.ID, err = jsonstream.ReadString(dec)
+				case "index":
+					err = r.Rule.Index.UnmarshalJSONFrom(dec)
+				default:
+					err = dec.SkipValue()
+				}
+				return err
+			})
+		case "level":
+			var level string
+			level, err = jsonstream.ReadInterned(dec, levels)
+			r.Level = jsonstream.Text(level)
+		case "message":
+			err = jsonstream.Fields(dec, scratch, func(name []byte) (err error) {
+				if string(name) == "text" {
+					r.Message.Text, err = jsonstream.ReadString(dec)
+					return err
+				}
+				return dec.SkipValue()
+			})
+		case "locations":
+			err = r.Locations.decode(dec, scratch)
+		case "suppressions":
+			err = r.Suppressions.decode(dec, scratch)
+		default:
+			err = dec.SkipValue()
 		}
-		if err := json.UnmarshalDecode(dec, &sup); err != nil {
-			return err
-		}
-		if sup.Status != "rejected" && sup.Status != "underReview" {
-			*s = true
-		}
-	}
-	_, err := dec.ReadToken()
-	return err
+		return err
+	})
 }
 
 // pass walks the top level, calling run for each element of runs.
@@ -335,7 +380,7 @@ func (p *parser) firstRun() error {
 					return s.Skip()
 				}
 				var r result
-				if err := s.Decode(&r); err != nil {
+				if err := s.Err(r.decode(s.Dec, &p.scratch)); err != nil {
 					return err
 				}
 				held = append(held, r)
@@ -393,7 +438,7 @@ func (p *parser) secondRun() error {
 			}
 			r := &p.res
 			*r = result{}
-			if err := s.Decode(r); err != nil {
+			if err := s.Err(r.decode(s.Dec, &p.scratch)); err != nil {
 				return err
 			}
 			return p.result(rc, r)
@@ -441,18 +486,6 @@ func isLocalPath(name string) bool {
 	}
 	return strings.HasPrefix(name, "/") || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
 }
-
-// Message patterns of the tools that put package and version in SARIF.
-var (
-	trivyPackage   = regexp.MustCompile(`(?m)^Package: (.+?)\r?$`)
-	trivyInstalled = regexp.MustCompile(`(?m)^Installed Version: (.+?)\r?$`)
-	trivyFixed     = regexp.MustCompile(`(?m)^Fixed Version: (.+?)\r?$`)
-	grypeMessage   = regexp.MustCompile(`(?:in (\S+) )?package: (.+?), version (\S+) was found(?: in image (\S+) at)?`)
-	grypeOld       = regexp.MustCompile(`reports (\S+) at version (\S+)`)
-	osvMessage     = regexp.MustCompile(`Package '(.+)@([^'@]*)' is vulnerable`)
-	osvAliases     = regexp.MustCompile(`also known as ((?:'[^']*'(?:, )?)+)`)
-	quoted         = regexp.MustCompile(`'([^']*)'`)
-)
 
 // result turns a compact result into a record and emits it.
 func (p *parser) result(rc *runContext, r *result) error {
@@ -537,39 +570,94 @@ func levelSeverity(level string) patchctl.Severity {
 }
 
 // parseMessage fills package, version, ecosystem, fixed version and aliases
-// from a result message, and returns the image a Grype message names.
+// from a result message, and returns the image a Grype message names. It
+// uses plain string searches: regular expressions took half of the parse.
 func parseMessage(rec *importer.Record, text string) (image string) {
-	if m := trivyPackage.FindStringSubmatch(text); m != nil {
-		rec.Package = m[1]
-		if v := trivyInstalled.FindStringSubmatch(text); v != nil {
-			rec.InstalledVersion = v[1]
-		}
-		if f := trivyFixed.FindStringSubmatch(text); f != nil {
-			rec.FixedVersion = f[1]
-		}
+	// Trivy: "Package: NAME\nInstalled Version: VERSION\n...Fixed Version: FIX".
+	if name, ok := lineValue(text, "Package: "); ok {
+		rec.Package = name
+		rec.InstalledVersion, _ = lineValue(text, "Installed Version: ")
+		rec.FixedVersion, _ = lineValue(text, "Fixed Version: ")
 		return ""
 	}
-	if m := grypeMessage.FindStringSubmatch(text); m != nil {
-		rec.Ecosystem, rec.Package, rec.InstalledVersion = m[1], m[2], m[3]
-		grypeAlias(rec)
-		return m[4]
+	// Grype: "A low vulnerability in rpm package: NAME, version VERSION was
+	// found in image IMAGE at: PATH".
+	if i := strings.Index(text, "package: "); i >= 0 {
+		rest := text[i+len("package: "):]
+		if j := strings.Index(rest, ", version "); j > 0 {
+			version, after, ok := strings.Cut(rest[j+len(", version "):], " was found")
+			if ok && version != "" && !strings.ContainsAny(version, " \n") {
+				rec.Package, rec.InstalledVersion = rest[:j], version
+				if before := strings.TrimSuffix(text[:i], " "); strings.Contains(before, " in ") {
+					rec.Ecosystem = before[strings.LastIndex(before, " in ")+len(" in "):]
+					if strings.Contains(rec.Ecosystem, " ") {
+						rec.Ecosystem = ""
+					}
+				}
+				if img, ok := strings.CutPrefix(after, " in image "); ok {
+					image, _, _ = strings.Cut(img, " ")
+				}
+				grypeAlias(rec)
+				return image
+			}
+		}
 	}
-	if m := grypeOld.FindStringSubmatch(text); m != nil {
-		rec.Package, rec.InstalledVersion = m[1], m[2]
-		grypeAlias(rec)
-		return ""
+	// Grype before 0.x: "The path PATH reports NAME at version VERSION ...".
+	if i := strings.Index(text, "reports "); i >= 0 {
+		rest := text[i+len("reports "):]
+		if name, after, ok := strings.Cut(rest, " at version "); ok && name != "" && !strings.Contains(name, " ") {
+			version := after
+			if k := strings.IndexAny(after, " \n"); k >= 0 {
+				version = after[:k]
+			}
+			if version != "" {
+				rec.Package, rec.InstalledVersion = name, version
+				grypeAlias(rec)
+				return ""
+			}
+		}
 	}
-	if m := osvMessage.FindStringSubmatch(text); m != nil {
-		rec.Package, rec.InstalledVersion = m[1], m[2]
-		if a := osvAliases.FindStringSubmatch(text); a != nil {
-			for _, q := range quoted.FindAllStringSubmatch(a[1], -1) {
-				if q[1] != "" && q[1] != rec.VulnID {
-					rec.Aliases = append(rec.Aliases, q[1])
+	// OSV-Scanner: "Package 'NAME@VERSION' is vulnerable to 'ID' (also known
+	// as 'A', 'B')."
+	if i := strings.Index(text, "Package '"); i >= 0 {
+		rest := text[i+len("Package '"):]
+		if spec, after, ok := strings.Cut(rest, "' is vulnerable"); ok {
+			if at := strings.LastIndexByte(spec, '@'); at > 0 {
+				rec.Package, rec.InstalledVersion = spec[:at], spec[at+1:]
+				if _, aka, ok := strings.Cut(after, "also known as "); ok {
+					if end := strings.IndexByte(aka, ')'); end >= 0 {
+						aka = aka[:end]
+					}
+					for _, q := range strings.Split(aka, ",") {
+						id := strings.Trim(strings.TrimSpace(q), "'")
+						if id != "" && id != rec.VulnID {
+							rec.Aliases = append(rec.Aliases, id)
+						}
+					}
 				}
 			}
 		}
 	}
 	return ""
+}
+
+// lineValue returns the rest of the line that starts with prefix.
+func lineValue(text, prefix string) (string, bool) {
+	for off := 0; ; {
+		i := strings.Index(text[off:], prefix)
+		if i < 0 {
+			return "", false
+		}
+		i += off
+		if i == 0 || text[i-1] == '\n' {
+			v := text[i+len(prefix):]
+			if j := strings.IndexByte(v, '\n'); j >= 0 {
+				v = v[:j]
+			}
+			return strings.TrimRight(v, "\r"), true
+		}
+		off = i + len(prefix)
+	}
 }
 
 // grypeAlias adds the vulnerability id of a Grype rule id "VULNID-PACKAGE".

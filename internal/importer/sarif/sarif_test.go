@@ -209,6 +209,43 @@ func TestOwnLog(t *testing.T) {
 	}
 }
 
+func TestParseMessage(t *testing.T) {
+	tests := []struct {
+		name, vulnID, text string
+		want               importer.Record
+		image              string
+	}{
+		{"trivy crlf", "CVE-1", "Package: openssl\r\nInstalled Version: 3.0.1\r\nVulnerability CVE-1\r\nFixed Version: 3.0.2\r\n",
+			importer.Record{VulnID: "CVE-1", Package: "openssl", InstalledVersion: "3.0.1", FixedVersion: "3.0.2"}, ""},
+		{"trivy without fix", "CVE-1", "Package: zlib\nInstalled Version: 1.2\nSeverity: LOW",
+			importer.Record{VulnID: "CVE-1", Package: "zlib", InstalledVersion: "1.2"}, ""},
+		{"not at line start", "X", "The Package: zlib is fine", importer.Record{VulnID: "X"}, ""},
+		{"grype", "GHSA-1-left-pad", "A high vulnerability in npm package: left-pad, version 1.0.0 was found in image registry.example/app:1 at: /app/package.json",
+			importer.Record{VulnID: "GHSA-1-left-pad", Aliases: []string{"GHSA-1"}, Package: "left-pad", Ecosystem: "npm", InstalledVersion: "1.0.0"}, "registry.example/app:1"},
+		{"grype directory", "CVE-2-x", "A low vulnerability in go-module package: x, version v1.0.0 was found at: /src/go.mod",
+			importer.Record{VulnID: "CVE-2-x", Aliases: []string{"CVE-2"}, Package: "x", Ecosystem: "go-module", InstalledVersion: "v1.0.0"}, ""},
+		{"grype old", "CVE-3-lib", "The path lib/lib-1.jar reports lib at version 1.0  which would result in a vulnerable (java-archive) package installed",
+			importer.Record{VulnID: "CVE-3-lib", Aliases: []string{"CVE-3"}, Package: "lib", InstalledVersion: "1.0"}, ""},
+		{"osv scoped", "GHSA-2", "Package '@babel/core@7.0.0' is vulnerable to 'GHSA-2' (also known as 'CVE-4', 'PYSEC-5').",
+			importer.Record{VulnID: "GHSA-2", Aliases: []string{"CVE-4", "PYSEC-5"}, Package: "@babel/core", InstalledVersion: "7.0.0"}, ""},
+		{"osv no alias", "GHSA-3", "Package 'lodash@4.17.20' is vulnerable to 'GHSA-3'.",
+			importer.Record{VulnID: "GHSA-3", Package: "lodash", InstalledVersion: "4.17.20"}, ""},
+		{"nothing", "R1", "Prototype pollution - Prototype pollution", importer.Record{VulnID: "R1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &importer.Record{VulnID: tt.vulnID}
+			image := parseMessage(rec, tt.text)
+			if diff := cmp.Diff(&tt.want, rec); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+			if image != tt.image {
+				t.Errorf("image = %q, want %q", image, tt.image)
+			}
+		})
+	}
+}
+
 // TestLevelSeverity pins the SARIF level mapping. patchctl.ParseSeverity
 // documents error/warning/note but does not recognise them; the parser maps
 // them itself.
