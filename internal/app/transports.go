@@ -8,4 +8,5 @@ import "net/http"
 func (a *App) mountTransports(mux *http.ServeMux) {
 	_ = mux
 	a.mountHooks(mux)
+	a.mountUI(mux)
 }

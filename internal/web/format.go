@@ -1,0 +1,355 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/service"
+)
+
+// funcs are the template functions.
+func (u *UI) funcs() template.FuncMap {
+	return template.FuncMap{
+		"asset":     func(name string) string { return u.assets[name] },
+		"sla":       SLA,
+		"slaClass":  slaClass,
+		"human":     Human,
+		"ago":       ago,
+		"when":      when,
+		"whenp":     whenPtr,
+		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"label":     label,
+		"target":    targetText,
+		"event":     describe,
+		"subject":   subjectLink,
+		"pct":       pct,
+		"dict":      dict,
+		"join":      strings.Join,
+		"has":       func(list []string, s string) bool { return slices.Contains(list, s) },
+		"add":       func(a, b int) int { return a + b },
+		"terminal":  func(s patchctl.State) bool { return s.Terminal() },
+		"gateHelp":  gateHelpFor,
+		"stepState": stepState,
+		"short":     short,
+		"refusing":  patchctl.Refusing,
+		"stringsOf": func(states []patchctl.State) []string {
+			out := make([]string, len(states))
+			for i, s := range states {
+				out[i] = string(s)
+			}
+			return out
+		},
+	}
+}
+
+// SLA renders a patch's due time as people read it, relative to now:
+// "due in 3d 4h", "OVERDUE 2h", or the closed state.
+func SLA(p *patchctl.Patch, now time.Time) string {
+	if p.State.Terminal() {
+		return label(string(p.State))
+	}
+	if p.DueAt == nil {
+		return "no due time"
+	}
+	d := p.DueAt.Sub(now)
+	if d < 0 {
+		return "OVERDUE " + Human(-d)
+	}
+	return "due in " + Human(d)
+}
+
+// slaClass is the CSS class of an SLA: overdue, due within a day, later,
+// or closed.
+func slaClass(p *patchctl.Patch, now time.Time) string {
+	switch {
+	case p.State.Terminal() || p.DueAt == nil:
+		return "sla sla-closed"
+	case p.DueAt.Before(now):
+		return "sla sla-overdue"
+	case p.DueAt.Sub(now) <= service.DueSoonWithin:
+		return "sla sla-soon"
+	}
+	return "sla sla-ok"
+}
+
+// Human writes a duration with its two largest units: 3d 4h, 5h 12m, 40m,
+// 30s.
+func Human(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	}
+	days := int(d / (24 * time.Hour))
+	hours := int(d % (24 * time.Hour) / time.Hour)
+	mins := int(d % time.Hour / time.Minute)
+	switch {
+	case days > 0 && hours > 0:
+		return fmt.Sprintf("%dd %dh", days, hours)
+	case days > 0:
+		return fmt.Sprintf("%dd", days)
+	case hours > 0 && mins > 0:
+		return fmt.Sprintf("%dh %dm", hours, mins)
+	case hours > 0:
+		return fmt.Sprintf("%dh", hours)
+	}
+	return fmt.Sprintf("%dm", mins)
+}
+
+// ago says how long before (or after) now t is: "5m ago", "in 2h".
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d >= 0 && d < time.Minute:
+		return "just now"
+	case d >= 0:
+		return Human(d) + " ago"
+	}
+	return "in " + Human(-d)
+}
+
+// when formats a time for people: all times are shown in UTC, the one zone
+// a distributed team shares.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("Mon 2 Jan 2006 15:04 UTC")
+}
+
+func whenPtr(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return when(*t)
+}
+
+// label turns an identifier (in_progress, pull_request) into words.
+func label(s string) string { return strings.ReplaceAll(s, "_", " ") }
+
+// targetText says what a patch changes in a few words.
+func targetText(p *patchctl.Patch) string {
+	t := p.Target
+	switch p.Kind {
+	case patchctl.KindApplication:
+		return t.Application
+	case patchctl.KindKubernetes:
+		s := strings.Join(t.Clusters, ", ")
+		if t.Version != "" {
+			s += " → " + t.Version
+		}
+		return s
+	}
+	if t.Downtime {
+		return t.System + " (downtime)"
+	}
+	return t.System
+}
+
+// pct renders a compliance figure's percentage, or a dash without data.
+func pct(f service.ComplianceFigure) string {
+	p, ok := f.Percent()
+	if !ok {
+		return "—"
+	}
+	return strconv.Itoa(int(math.Round(p))) + "%"
+}
+
+// dict builds a map for passing several values to a template.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+// short cuts s to n runes with an ellipsis.
+func short(n int, s string) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// stepState places a state of a lifecycle path relative to the patch's
+// current state: done, current or todo.
+func stepState(path []patchctl.State, current, s patchctl.State) string {
+	ci, si := slices.Index(path, current), slices.Index(path, s)
+	switch {
+	case s == current:
+		return "current"
+	case ci < 0:
+		// Off the main path (rolled back, cancelled): nothing is current.
+		return "todo"
+	case si < ci:
+		return "done"
+	}
+	return "todo"
+}
+
+// subjectLink returns the page of an audit event's subject, if it has one.
+func subjectLink(subject string) string {
+	if strings.HasPrefix(subject, "PATCH-") {
+		if _, err := patchctl.ParsePatchKey(subject); err == nil {
+			return "/patches/" + subject
+		}
+	}
+	return ""
+}
+
+// eventText is an audit event in words.
+type eventText struct {
+	Summary string
+	Detail  string
+	// Override marks a transition that went past refusing gates.
+	Override bool
+}
+
+// describe puts an audit event in words from its action and data.
+func describe(e patchctl.AuditEvent) eventText {
+	var d map[string]any
+	_ = json.Unmarshal(e.Data, &d)
+	str := func(k string) string {
+		switch v := d[k].(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		case bool:
+			return strconv.FormatBool(v)
+		case nil:
+			return ""
+		}
+		b, _ := json.Marshal(d[k])
+		return string(b)
+	}
+	t := func(k string) string {
+		if s := str(k); s != "" {
+			if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return when(ts)
+			}
+			return s
+		}
+		return ""
+	}
+	var out eventText
+	switch e.Action {
+	case "patch.create":
+		out.Summary = "created the patch"
+		out.Detail = "priority " + str("priority")
+		if due := t("due_at"); due != "" {
+			out.Detail += ", due " + due
+		}
+		if title := str("title"); title != "" {
+			out.Detail = "“" + title + "”, " + out.Detail
+		}
+	case "patch.transition":
+		out.Summary = "moved it from " + label(str("from")) + " to " + label(str("to"))
+		if str("action") != "" && str("action") != "advance" {
+			out.Summary += " (" + label(str("action")) + ")"
+		}
+		out.Detail = str("note")
+		if o, ok := d["override"].(map[string]any); ok {
+			out.Override = true
+			var gates []string
+			if gs, ok := o["gates"].([]any); ok {
+				for _, g := range gs {
+					gates = append(gates, fmt.Sprint(g))
+				}
+			}
+			out.Detail = strings.TrimSpace(out.Detail + " Override of " + strings.Join(gates, ", ") + ": " + fmt.Sprint(o["justification"]))
+		}
+	case "patch.evidence":
+		kind := str("kind")
+		out.Summary = "recorded " + label(kind) + " evidence"
+		var parts []string
+		for _, k := range []string{"ref", "environment", "version", "subject", "result"} {
+			if v := str(k); v != "" {
+				parts = append(parts, k+" "+v)
+			}
+		}
+		if det, ok := d["details"].(map[string]any); ok {
+			keys := make([]string, 0, len(det))
+			for k := range det {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if kind == string(patchctl.EvidenceRollback) && k != "reason" && k != "severity" && k != "to_version" {
+					continue
+				}
+				parts = append(parts, label(k)+" "+fmt.Sprint(det[k]))
+			}
+		}
+		out.Detail = strings.Join(parts, " · ")
+	case "patch.link":
+		out.Summary = "linked " + str("type") + " " + str("ref")
+	case "patch.unlink":
+		out.Summary = "unlinked " + str("type") + " " + str("ref")
+	case "patch.priority":
+		out.Summary = "priority " + str("from") + " → " + str("to")
+		out.Detail = str("reason")
+		if rule := str("rule"); rule != "" {
+			out.Detail = strings.TrimSpace(out.Detail + " (rule " + rule + ")")
+		}
+	case "patch.edit":
+		var parts []string
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			parts = append(parts, label(k)+" "+str(k))
+		}
+		out.Summary = "edited the patch"
+		out.Detail = strings.Join(parts, " · ")
+	case "patch.wave":
+		out.Summary = "wave " + str("wave") + " " + str("subject") + ": " + str("op")
+		out.Detail = str("reason")
+	case "patch.halt":
+		out.Summary = "the rollout halted"
+		out.Detail = str("reason")
+	case "patch.resume", "patch.retry", "patch.abort":
+		out.Summary = "decided to " + str("decision") + " the halted rollout"
+		out.Detail = str("reason")
+	case "patch.window":
+		out.Summary = "booked the maintenance window " + t("start") + " to " + t("end")
+	case "sla.approaching":
+		out.Summary = "SLA approaching: due " + t("due_at")
+	case "sla.breached":
+		out.Summary = "SLA breached: was due " + t("due_at")
+	case "session.sign_in":
+		out.Summary = "signed in to the web UI"
+	case "session.sign_out":
+		out.Summary = "signed out of the web UI"
+	case "token.create":
+		out.Summary = "created the API token " + str("name") + " (" + str("role") + ")"
+	case "token.revoke":
+		out.Summary = "revoked the API token " + str("name")
+	default:
+		out.Summary = label(strings.ReplaceAll(e.Action, ".", " "))
+		if len(e.Data) > 2 && string(e.Data) != "null" {
+			out.Detail = short(200, string(e.Data))
+		}
+	}
+	return out
+}

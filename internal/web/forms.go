@@ -1,0 +1,115 @@
+package web
+
+import (
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/patchctl/patchctl"
+)
+
+// form is the state of one form as the page shows it: the values to put in
+// its fields (what the person typed, after a refusal) and the errors to
+// show next to them.
+type form struct {
+	Values url.Values
+	Errors map[string]string
+	// Message is the form's own error, for what belongs to no one field.
+	Message string
+	// Gates are the refusing gates, when a gate refused the action.
+	Gates []patchctl.GateResult
+}
+
+func newForm(values url.Values) *form {
+	if values == nil {
+		values = url.Values{}
+	}
+	return &form{Values: values, Errors: map[string]string{}}
+}
+
+// Get returns the value of a field.
+func (f *form) Get(name string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Values.Get(name)
+}
+
+// All returns every value of a multi-valued field (checkboxes).
+func (f *form) All(name string) []string {
+	if f == nil {
+		return nil
+	}
+	return f.Values[name]
+}
+
+// Err returns the error of a field.
+func (f *form) Err(name string) string {
+	if f == nil {
+		return ""
+	}
+	return f.Errors[name]
+}
+
+// Failed reports whether the form has any error to show.
+func (f *form) Failed() bool {
+	return f != nil && (f.Message != "" || len(f.Errors) > 0 || len(f.Gates) > 0)
+}
+
+// Default gives a field a value unless the person already gave it one.
+func (f *form) Default(name, value string) *form {
+	if _, ok := f.Values[name]; !ok && value != "" {
+		f.Values.Set(name, value)
+	}
+	return f
+}
+
+// require records a "required" error for each empty field; it reports
+// whether all were given.
+func (f *form) require(fields map[string]string) bool {
+	ok := true
+	for name, msg := range fields {
+		if strings.TrimSpace(f.Get(name)) == "" {
+			f.Errors[name] = msg
+			ok = false
+		}
+	}
+	return ok
+}
+
+var indexSuffix = regexp.MustCompile(`\[\d+\]`)
+
+// fail puts a service error on the form: an invalid field next to its
+// input (fields maps the service's field path, indexes removed, to the
+// form's input name), refusing gates as a list, anything else as the
+// form's message.
+func (f *form) fail(err error, fields map[string]string) {
+	var e *patchctl.Error
+	if !errors.As(err, &e) {
+		f.Message = patchctl.ErrorMessage(err)
+		return
+	}
+	if e.Code == patchctl.CodeGate {
+		f.Gates = e.Gates
+		f.Message = e.Message
+		return
+	}
+	if e.Field != "" {
+		path := indexSuffix.ReplaceAllString(e.Field, "")
+		for p := path; p != ""; {
+			if name, ok := fields[p]; ok {
+				f.Errors[name] = e.Message
+				return
+			}
+			i := strings.LastIndexByte(p, '.')
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+		}
+		f.Message = e.Field + ": " + e.Message
+		return
+	}
+	f.Message = e.Message
+}

@@ -1,0 +1,215 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/httpapi"
+	"github.com/patchctl/patchctl/internal/service"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pageTemplate is one page: the layout, the shared partials and the page's
+// own file, parsed together.
+type pageTemplate struct {
+	t *template.Template
+}
+
+// parseTemplates parses every page of templates/ with the layout and the
+// partials of templates/partials/.
+func (u *UI) parseTemplates() (map[string]*pageTemplate, error) {
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		return nil, err
+	}
+	var pages []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".html") {
+			pages = append(pages, e.Name())
+		}
+	}
+	base, err := template.New("").Funcs(u.funcs()).ParseFS(templateFS, "templates/partials/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*pageTemplate{}
+	for _, name := range pages {
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(templateFS, "templates/"+name); err != nil {
+			return nil, err
+		}
+		out[strings.TrimSuffix(name, ".html")] = &pageTemplate{t: t}
+	}
+	return out, nil
+}
+
+// assetURLs names each static file with a hash of its content, so that
+// browsers may cache it for long and still fetch a new version at once.
+func assetURLs(sub fs.FS) (map[string]string, error) {
+	out := map[string]string{}
+	err := fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(sub, p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[p] = "/static/" + p + "?v=" + hex.EncodeToString(sum[:6])
+		return nil
+	})
+	return out, err
+}
+
+func staticHandler(sub fs.FS) http.Handler {
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") || path.Ext(r.URL.Path) == ".md" || strings.HasSuffix(r.URL.Path, "LICENSE") {
+			http.NotFound(w, r)
+			return
+		}
+		if r.URL.Query().Get("v") != "" {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// base is what every page's layout shows.
+type base struct {
+	Title string
+	// Nav names the current section of the header: dashboard, patches,
+	// board, audit.
+	Nav   string
+	User  *patchctl.Actor
+	CSRF  string
+	Flash string
+	Now   time.Time
+	Can   perms
+	// Status is the HTTP status the page is sent with.
+	Status int
+}
+
+// perms says which actions the signed-in role is offered. The service
+// enforces them whatever the page shows.
+type perms struct {
+	Write, Rollback, Override bool
+}
+
+func permsOf(a patchctl.Actor) perms {
+	return perms{
+		Write:    a.Role.Allowed(patchctl.PermWrite),
+		Rollback: a.Role.Allowed(patchctl.PermRollback),
+		Override: a.Role.Allowed(patchctl.PermOverride),
+	}
+}
+
+// pageBase returns the layout data of a signed-in request.
+func (u *UI) pageBase(w http.ResponseWriter, r *http.Request, s *service.WebSession, title, nav string) base {
+	b := base{Title: title, Nav: nav, CSRF: s.CSRF, Now: u.svc.Now(), Can: permsOf(s.Actor), Status: http.StatusOK}
+	actor := s.Actor
+	b.User = &actor
+	if r.Method == http.MethodGet {
+		b.Flash = u.takeFlash(w, r)
+	}
+	return b
+}
+
+// render executes a page and writes it with its status. The page is
+// rendered to a buffer first, so that a template failure becomes a clean
+// error page instead of half a page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, page string, status int, data any) {
+	u.renderTemplate(w, r, page, "layout", status, data)
+}
+
+// renderTemplate executes one named template of a page (the layout, or a
+// fragment for htmx).
+func (u *UI) renderTemplate(w http.ResponseWriter, r *http.Request, page, name string, status int, data any) {
+	t, ok := u.pages[page]
+	if !ok {
+		u.log.Error("render failed", "page", page, "err", "no such page")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.t.ExecuteTemplate(&buf, name, data); err != nil {
+		u.log.Error("render failed", "page", page, "template", name, "err", err)
+		if page != "error" {
+			u.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "The page could not be shown. The error was logged.")
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// errorData is the error page.
+type errorData struct {
+	base
+	Heading string
+	Message string
+}
+
+// errorPage shows a full page for a failure: not found, forbidden, internal.
+func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	d := errorData{base: base{Title: heading, Now: u.svc.Now(), Status: status}, Heading: heading, Message: message}
+	if s := sessionFrom(r); s != nil {
+		actor := s.Actor
+		d.User, d.CSRF, d.Can = &actor, s.CSRF, permsOf(s.Actor)
+	}
+	u.render(w, r, "error", status, d)
+}
+
+// forbidden is the answer to a form without a valid CSRF token or from
+// another site.
+func (u *UI) forbidden(w http.ResponseWriter, r *http.Request, why string) {
+	u.errorPage(w, r, http.StatusForbidden, "Form refused",
+		why+" Go back, reload the page and send the form again.")
+}
+
+// failed shows the error page for an error from the service, with its
+// client-safe message; internal detail is logged, never shown.
+func (u *UI) failed(w http.ResponseWriter, r *http.Request, err error) {
+	code := patchctl.ErrorCode(err)
+	status := httpapi.StatusOf(code)
+	if status >= 500 {
+		u.log.Error("request failed", "path", r.URL.Path, "code", code, "err", err)
+	}
+	heading := http.StatusText(status)
+	switch code {
+	case patchctl.CodeNotFound:
+		heading = "Not found"
+	case patchctl.CodeForbidden:
+		heading = "Not allowed"
+	}
+	u.errorPage(w, r, status, heading, patchctl.ErrorMessage(err))
+}
+
+// isHTMX reports whether htmx sent the request (it then wants a fragment).
+func isHTMX(r *http.Request) bool { return r.Header.Get("HX-Request") == "true" }
