@@ -203,6 +203,7 @@ engineers). With --server URL and --token it talks to a running server.
 
 	root.AddCommand(e.versionCmd(), e.serveCmd(), e.migrateCmd(), e.configCmd(), e.patchCmd(), e.rolloutCmd(),
 		e.windowCmd(), e.releaseCmd(), e.auditCmd(), e.tokenCmd(), e.statusCmd(), e.devCmd())
+	root.AddCommand(e.gitopsCmds(root)...)
 	return root
 }
 
