@@ -217,21 +217,28 @@ func TestRevertPRRollback(t *testing.T) {
 // on-call, and does not retry them.
 func TestRollbackRefused(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		disable bool
-		delay   time.Duration
-		want    string
+		name   string
+		config func(*config.Config)
+		delay  time.Duration
+		runs   int
+		want   string
 	}{
-		{"auto-sync on", false, 10 * time.Second, "automated sync is on for payments-prod"},
-		{"decided too long ago", true, 2 * time.Hour, "the decision is 2h0m0s old"},
+		{"auto-sync on", func(c *config.Config) { c.Integrations.ArgoCD.DisableAutoSyncOnRollback = false },
+			10 * time.Second, 1, "automated sync is on for payments-prod"},
+		{"decided too long ago", nil, 2 * time.Hour, 1, "the decision is 2h0m0s old"},
+		{"Argo CD unreachable", func(c *config.Config) { c.Integrations.ArgoCD.URL = "http://127.0.0.1:1" },
+			10 * time.Second, 8, "not carried out after 8 attempts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, setup{config: func(c *config.Config) { c.Integrations.ArgoCD.DisableAutoSyncOnRollback = tc.disable }})
+			h := newHarness(t, setup{config: tc.config})
 			const merged, old = "6666666666666666666666666666666666666666", "7777777777777777777777777777777777777777"
 			key := rollbackSetup(t, h, merged, merged, old, nil)
 			h.s.Clock.Advance(tc.delay) // the scheduler is down meanwhile
-			h.runTimers()
-			h.runTimers()
+			h.runTimers()               // the outbox poll picks the decision up
+			for range tc.runs {
+				h.runTimers()
+				h.s.Clock.Advance(5 * time.Minute) // past the retry backoff
+			}
 			if n := len(h.argo.Rollbacks()); n != 0 {
 				t.Fatalf("%d rollback calls", n)
 			}

@@ -22,6 +22,13 @@ const (
 	RollbackRefused  = "refused"
 )
 
+// rollbackAttempts bounds the attempts at a rollback that fails before
+// anything changed remotely (Argo CD or GitHub unreachable): with the
+// scheduler's backoff, eight attempts take about eight minutes. It is below
+// the scheduler's own limit, so that the last failure is recorded and
+// on-call paged rather than the timer silently marked failed.
+const rollbackAttempts = 8
+
 // refusal is a rollback that cannot be carried out automatically: it is
 // recorded, on-call is paged, and it is not retried.
 type refusal struct {
@@ -40,7 +47,7 @@ func refuse(format string, args ...any) error { return &refusal{msg: fmt.Sprintf
 // Durability and idempotence: the timer is created once per outbox message
 // (ScheduleTimerOnce), in the scheduler's store, and is retried with
 // backoff while it fails before anything changed remotely (Argo CD or
-// GitHub unreachable, an operation still running). Each remote step is
+// GitHub unreachable, an operation still running), up to rollbackAttempts. Each remote step is
 // idempotent or checked first: an Argo CD application already at the
 // target revision since the decision, or with a rollback running, is not
 // rolled back again; a revert branch that exists is not pushed again and
@@ -86,7 +93,12 @@ func (l *Loop) handleRollback(ctx context.Context, tx *store.Tx, t store.Timer) 
 		err = refuse("rollback mode %q is not argocd or revert_pr", mode)
 	}
 	var r *refusal
-	if errors.As(err, &r) {
+	if err != nil && !errors.As(err, &r) && t.Attempts >= rollbackAttempts {
+		// Stop retrying before the scheduler gives up on its own, which
+		// would leave the timer failed without telling anyone.
+		r = &refusal{msg: fmt.Sprintf("not carried out after %d attempts: %s", t.Attempts, patchctl.ErrorMessage(err))}
+	}
+	if r != nil {
 		return l.refused(ctx, au, p, req, mode, source, r)
 	}
 	if err != nil {

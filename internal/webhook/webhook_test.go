@@ -337,3 +337,33 @@ func TestArgoCD(t *testing.T) {
 		t.Errorf("sync running: %d %s", code, raw)
 	}
 }
+
+// TestConcurrentRedelivery sends one delivery from several clients at once:
+// it is processed once, and every other copy is a duplicate.
+func TestConcurrentRedelivery(t *testing.T) {
+	s := server(t, true, nil)
+	body, err := os.ReadFile(corpus.Path(t, "github-webhooks/push__with-new-branch.payload.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	statuses := make(chan string, n)
+	for range n {
+		go func() {
+			code, a, raw := post(t, s, hook{event: "push", id: "same", body: body})
+			if code != 200 {
+				t.Errorf("%d %s", code, raw)
+			}
+			statuses <- a.Status
+		}()
+	}
+	dups := 0
+	for range n {
+		if <-statuses == webhook.StatusDuplicate {
+			dups++
+		}
+	}
+	if dups != n-1 || len(deliveries(t, s)) != 1 {
+		t.Errorf("%d duplicates of %d, %d records", dups, n, len(deliveries(t, s)))
+	}
+}
