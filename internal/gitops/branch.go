@@ -85,17 +85,17 @@ func (l *Loop) OpenBranch(ctx context.Context, a patchctl.Actor, key string) (*B
 		}
 		b := patchctl.Evidence{Kind: patchctl.EvidenceBranch, Ref: name, Subject: a.Name, Source: SourceGitHub,
 			Details: map[string]string{"repo": repo, "head": res.Branch.SHA, "base": res.Branch.Base, "created": strconv.FormatBool(res.BranchCreated)}}
-		if e, _, err := au.Record(ctx, p, b); err != nil {
+		e, _, err := au.Record(ctx, p, b)
+		if err != nil {
 			return err
-		} else {
-			res.Evidence = append(res.Evidence, *e)
 		}
+		res.Evidence = append(res.Evidence, *e)
 		if res.PullRequest == nil {
 			return nil
 		}
 		pr := prEvidence(res.PullRequest, github.ActionOpened, "patchctl patch branch")
 		pr.Details["requested_by"] = a.Name
-		e, _, err := au.Record(ctx, p, pr)
+		e, _, err = au.Record(ctx, p, pr)
 		if err != nil {
 			return err
 		}

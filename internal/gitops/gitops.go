@@ -29,7 +29,6 @@
 package gitops
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -295,13 +294,4 @@ func isHex(s string) bool {
 		}
 	}
 	return true
-}
-
-// ctxErr keeps a cancelled request from being recorded as a failure of
-// the delivery.
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the request was cancelled", Err: err}
-	}
-	return err
 }
