@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"io"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/client"
+	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/formats"
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 )
@@ -36,6 +40,15 @@ type Backend interface {
 	Status(ctx context.Context) (*service.Status, error)
 	Overrides(ctx context.Context, limit, offset int) ([]patchctl.Override, error)
 	Outbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxMessage, error)
+
+	Import(ctx context.Context, format, asset, source string, r io.Reader, size int64, progress func(read, total, records int64)) (*intake.Result, error)
+	ImportByID(ctx context.Context, id int64) (*intake.Result, error)
+	Imports(ctx context.Context, limit int) ([]*store.Import, error)
+	ListFindings(ctx context.Context, f store.FindingFilter) (*service.FindingList, error)
+	Finding(ctx context.Context, id int64) (*service.FindingDetail, error)
+	AcceptRisk(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error)
+	MarkFalsePositive(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error)
+	ReopenFinding(ctx context.Context, id int64, reason string) (*patchctl.Finding, error)
 }
 
 var _ Backend = (*client.Client)(nil)
@@ -43,9 +56,10 @@ var _ Backend = (*local)(nil)
 
 // local runs operations on the local database as one actor.
 type local struct {
-	svc   *service.Service
-	actor patchctl.Actor
-	close func() error
+	svc    *service.Service
+	intake *intake.Intake
+	actor  patchctl.Actor
+	close  func() error
 }
 
 func (l *local) CreatePatch(ctx context.Context, in service.CreatePatch) (*patchctl.Patch, error) {
@@ -123,4 +137,59 @@ func (l *local) Overrides(ctx context.Context, limit, offset int) ([]patchctl.Ov
 }
 func (l *local) Outbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxMessage, error) {
 	return l.svc.Outbox(ctx, l.actor, f)
+}
+
+func (l *local) Import(ctx context.Context, format, asset, source string, r io.Reader, size int64, progress func(read, total, records int64)) (*intake.Result, error) {
+	f, err := formats.ParseFormat(format)
+	if err != nil {
+		return nil, patchctl.FieldError("format", "%v", err)
+	}
+	var feed *intake.FeedSummary
+	switch f {
+	case importer.FormatKEV:
+		feed, err = l.intake.ImportKEV(ctx, l.actor, r)
+	case importer.FormatEPSS:
+		feed, err = l.intake.ImportEPSS(ctx, l.actor, r)
+	case importer.FormatOSVRecord:
+		feed, err = l.intake.ImportOSVRecord(ctx, l.actor, r)
+	default:
+		opts := intake.Options{Format: f, Asset: asset, Source: source, Size: size}
+		if progress != nil {
+			opts.OnProgress = func(read, records int64) { progress(read, size, records) }
+		}
+		sum, err := l.intake.Import(ctx, l.actor, r, opts)
+		if err != nil {
+			return nil, err
+		}
+		return l.ImportByID(ctx, sum.ImportID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &intake.Result{Import: &store.Import{Format: string(f), Status: store.ImportDone, Source: source}, Feed: feed}, nil
+}
+func (l *local) ImportByID(ctx context.Context, id int64) (*intake.Result, error) {
+	im, err := l.svc.DB().Read().ImportByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l.intake.Result(im), nil
+}
+func (l *local) Imports(ctx context.Context, limit int) ([]*store.Import, error) {
+	return l.svc.DB().Read().Imports(ctx, limit)
+}
+func (l *local) ListFindings(ctx context.Context, f store.FindingFilter) (*service.FindingList, error) {
+	return l.svc.ListFindings(ctx, l.actor, f)
+}
+func (l *local) Finding(ctx context.Context, id int64) (*service.FindingDetail, error) {
+	return l.svc.Finding(ctx, l.actor, id)
+}
+func (l *local) AcceptRisk(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error) {
+	return l.svc.AcceptRisk(ctx, l.actor, id, in)
+}
+func (l *local) MarkFalsePositive(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error) {
+	return l.svc.MarkFalsePositive(ctx, l.actor, id, in)
+}
+func (l *local) ReopenFinding(ctx context.Context, id int64, reason string) (*patchctl.Finding, error) {
+	return l.svc.ReopenFinding(ctx, l.actor, id, reason)
 }

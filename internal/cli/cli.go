@@ -21,6 +21,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/client"
 	"github.com/patchctl/patchctl/internal/config"
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/policy"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
@@ -202,7 +203,7 @@ engineers). With --server URL and --token it talks to a running server.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(e.versionCmd(), e.serveCmd(), e.migrateCmd(), e.configCmd(), e.patchCmd(), e.rolloutCmd(),
-		e.windowCmd(), e.releaseCmd(), e.auditCmd(), e.tokenCmd(), e.statusCmd(), e.devCmd())
+		e.windowCmd(), e.releaseCmd(), e.auditCmd(), e.tokenCmd(), e.statusCmd(), e.devCmd(), e.importCmd(), e.findingCmd())
 	root.AddCommand(e.gitopsCmds(root)...)
 	return root
 }
@@ -284,7 +285,7 @@ func (e *env) api() (Backend, error) {
 	if r, ok := e.cfg.Roles[name]; ok {
 		role = patchctl.Role(r)
 	}
-	e.backend = &local{svc: svc, actor: patchctl.Actor{Name: name, Role: role}, close: db.Close}
+	e.backend = &local{svc: svc, intake: intake.New(svc, e.logger()), actor: patchctl.Actor{Name: name, Role: role}, close: db.Close}
 	return e.backend, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 )
@@ -431,4 +432,143 @@ func (c *Client) Outbox(ctx context.Context, f store.OutboxFilter) ([]store.Outb
 	}
 	var out []store.OutboxMessage
 	return out, c.do(ctx, "GET", "/notifications", q, nil, &out)
+}
+
+// Import uploads a report (or a feed) as format; when the server runs it as
+// a job (202), Import polls until it ends, calling progress as it goes.
+func (c *Client) Import(ctx context.Context, format, asset, source string, r io.Reader, size int64, progress func(read, total, records int64)) (*intake.Result, error) {
+	q := url.Values{"format": {format}}
+	if asset != "" {
+		q.Set("asset", asset)
+	}
+	if source != "" {
+		q.Set("source", source)
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/imports?"+q.Encode(), r)
+	if err != nil {
+		return nil, err
+	}
+	if size >= 0 {
+		req.ContentLength = size
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("User-Agent", "patchctl/"+patchctl.Version)
+	// An upload may take longer than the client's default timeout.
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server", Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return nil, decodeProblem(resp)
+	}
+	var res intake.Result
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return &res, nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		cur, err := c.ImportByID(ctx, res.Import.ID)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			progress(cur.Import.BytesRead, cur.Import.BytesTotal, cur.Import.Records)
+		}
+		switch cur.Import.Status {
+		case store.ImportDone:
+			return cur, nil
+		case store.ImportFailed:
+			return nil, patchctl.Errorf(patchctl.CodeInvalid, "import %d failed: %s", cur.Import.ID, cur.Import.Error)
+		}
+	}
+}
+
+// ImportByID reads an import.
+func (c *Client) ImportByID(ctx context.Context, id int64) (*intake.Result, error) {
+	var r intake.Result
+	return &r, c.do(ctx, "GET", "/imports/"+strconv.FormatInt(id, 10), nil, nil, &r)
+}
+
+// Imports lists recent imports.
+func (c *Client) Imports(ctx context.Context, limit int) ([]*store.Import, error) {
+	var out []*store.Import
+	return out, c.do(ctx, "GET", "/imports", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &out)
+}
+
+// ListFindings lists findings.
+func (c *Client) ListFindings(ctx context.Context, f store.FindingFilter) (*service.FindingList, error) {
+	q := url.Values{}
+	var sev, st []string
+	for _, s := range f.Severities {
+		sev = append(sev, string(s))
+	}
+	for _, s := range f.States {
+		st = append(st, string(s))
+	}
+	if len(sev) > 0 {
+		q.Set("severity", strings.Join(sev, ","))
+	}
+	if len(st) > 0 {
+		q.Set("state", strings.Join(st, ","))
+	}
+	if f.KEV != nil {
+		q.Set("kev", strconv.FormatBool(*f.KEV))
+	}
+	if f.EPSSMin > 0 {
+		q.Set("epss_min", strconv.FormatFloat(f.EPSSMin, 'g', -1, 64))
+	}
+	for k, v := range map[string]string{"asset": f.Asset, "package": f.Package, "vuln": f.VulnID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.PatchID > 0 {
+		q.Set("patch", patchctl.PatchKey(f.PatchID))
+	}
+	if f.NoFix {
+		q.Set("no_fix", "true")
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Offset > 0 {
+		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	var out service.FindingList
+	return &out, c.do(ctx, "GET", "/findings", q, nil, &out)
+}
+
+// Finding shows a finding.
+func (c *Client) Finding(ctx context.Context, id int64) (*service.FindingDetail, error) {
+	var d service.FindingDetail
+	return &d, c.do(ctx, "GET", "/findings/"+strconv.FormatInt(id, 10), nil, nil, &d)
+}
+
+// AcceptRisk accepts a finding's risk.
+func (c *Client) AcceptRisk(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error) {
+	var f patchctl.Finding
+	return &f, c.do(ctx, "POST", "/findings/"+strconv.FormatInt(id, 10)+"/risk-acceptance", nil, in, &f)
+}
+
+// MarkFalsePositive marks a finding as a false positive.
+func (c *Client) MarkFalsePositive(ctx context.Context, id int64, in service.AcceptanceInput) (*patchctl.Finding, error) {
+	var f patchctl.Finding
+	return &f, c.do(ctx, "POST", "/findings/"+strconv.FormatInt(id, 10)+"/false-positive", nil, map[string]string{"reason": in.Reason}, &f)
+}
+
+// ReopenFinding ends an acceptance.
+func (c *Client) ReopenFinding(ctx context.Context, id int64, reason string) (*patchctl.Finding, error) {
+	var f patchctl.Finding
+	return &f, c.do(ctx, "POST", "/findings/"+strconv.FormatInt(id, 10)+"/reopen", nil, map[string]string{"reason": reason}, &f)
 }

@@ -10,6 +10,8 @@ package intake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -41,6 +43,95 @@ type Intake struct {
 
 	mu      sync.Mutex
 	running map[int64]*Progress
+	profile func(start bool) error
+
+	// links caches the trigger links of group patches by revision: every
+	// change of a patch's links bumps its revision, so a cached entry with
+	// the current revision is current. Imports of builds of one service
+	// touch the same patches again and again.
+	linksMu sync.Mutex
+	links   map[int64]cachedLinks
+	// aliases caches alias lookups for a short while (another replica may
+	// learn an alias; an OSV record import merges what was filed before).
+	aliasMu    sync.Mutex
+	aliases    map[string]string
+	aliasesAge time.Time
+}
+
+type cachedLinks struct {
+	revision int64
+	links    []patchctl.Link
+}
+
+const aliasCacheTTL = time.Minute
+
+// cachedAliases returns the cached canonical id of each id it knows.
+func (in *Intake) cachedAliases(ids []string) (known map[string]string, missing []string) {
+	in.aliasMu.Lock()
+	defer in.aliasMu.Unlock()
+	if time.Since(in.aliasesAge) > aliasCacheTTL {
+		in.aliases, in.aliasesAge = map[string]string{}, time.Now()
+	}
+	known = map[string]string{}
+	for _, id := range ids {
+		if c, ok := in.aliases[id]; ok {
+			known[id] = c
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return known, missing
+}
+
+func (in *Intake) rememberAliases(m map[string]string) {
+	in.aliasMu.Lock()
+	defer in.aliasMu.Unlock()
+	if in.aliases == nil {
+		in.aliases, in.aliasesAge = map[string]string{}, time.Now()
+	}
+	for k, v := range m {
+		in.aliases[k] = v
+	}
+}
+
+// patchLinks returns the links of patches, from the cache where the
+// revision still matches.
+func (in *Intake) patchLinks(ctx context.Context, tx *store.Tx, ids []int64) (map[int64][]patchctl.Link, error) {
+	if len(ids) == 0 {
+		return map[int64][]patchctl.Link{}, nil
+	}
+	revs, err := tx.Revisions(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64][]patchctl.Link{}
+	var stale []int64
+	in.linksMu.Lock()
+	for _, id := range ids {
+		if c, ok := in.links[id]; ok && c.revision == revs[id] {
+			out[id] = c.links
+		} else {
+			stale = append(stale, id)
+		}
+	}
+	in.linksMu.Unlock()
+	if len(stale) == 0 {
+		return out, nil
+	}
+	fresh, err := tx.LinksOf(ctx, stale)
+	if err != nil {
+		return nil, err
+	}
+	in.linksMu.Lock()
+	defer in.linksMu.Unlock()
+	if in.links == nil || len(in.links) > 100_000 {
+		in.links = map[int64]cachedLinks{}
+	}
+	for _, id := range stale {
+		out[id] = fresh[id]
+		in.links[id] = cachedLinks{revision: revs[id], links: fresh[id]}
+	}
+	return out, nil
 }
 
 // New returns an intake over the service's database.
@@ -112,6 +203,8 @@ type Options struct {
 	OnStart func(id int64)
 	// OnProgress is called every few megabytes.
 	OnProgress func(bytesRead, records int64)
+	// NoShortcut parses even a byte-identical re-import (benchmarks).
+	NoShortcut bool
 }
 
 // Summary is what an import did.
@@ -165,6 +258,14 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// countingReadSeeker is a countingReader over a seekable input.
+type countingReadSeeker struct {
+	*countingReader
+	s io.Seeker
+}
+
+func (c *countingReadSeeker) Seek(off int64, whence int) (int64, error) { return c.s.Seek(off, whence) }
+
 // Import reads one scanner report and applies it.
 func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opts Options) (*Summary, error) {
 	if !a.Role.Allowed(patchctl.PermImport) {
@@ -180,7 +281,25 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 	}
 	start := time.Now()
 	now := in.svc.Now()
-	im := &store.Import{Format: string(format), Source: opts.Source, Actor: a.Name, StartedAt: now, BytesTotal: opts.Size}
+	im := &store.Import{Format: string(format), Source: opts.Source, Actor: a.Name, StartedAt: now, BytesTotal: opts.Size,
+		AssetOverride: strings.TrimSpace(opts.Asset)}
+	// A seekable input (a file, a spooled upload) is hashed first: hashing is
+	// several times cheaper than parsing, and a byte-identical re-import of
+	// the latest import of its assets is recognised without parsing.
+	if rs, ok := r.(io.ReadSeeker); ok {
+		h := sha256.New()
+		n, err := io.Copy(h, rs)
+		if err == nil {
+			_, err = rs.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			return nil, &patchctl.Error{Code: patchctl.CodeInvalid, Message: "reading the report", Err: err}
+		}
+		im.ContentHash = hex.EncodeToString(h.Sum(nil))
+		if im.BytesTotal <= 0 {
+			im.BytesTotal = n
+		}
+	}
 	if err := in.db.StartImport(ctx, im); err != nil {
 		return nil, err
 	}
@@ -197,10 +316,35 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 		in.mu.Unlock()
 	}()
 	cr := &countingReader{r: r, p: prog, next: 4 << 20, fn: opts.OnProgress}
+	var input io.Reader = cr
+	if rs, ok := r.(io.ReadSeeker); ok {
+		// Parsers that must read part of a report twice (Grype names its
+		// asset after the matches) re-read a seekable input instead of
+		// holding records in memory.
+		input = &countingReadSeeker{countingReader: cr, s: rs}
+	}
 
 	cfg := in.svc.Config()
 	var sum *Summary
+	var learnt []map[string]string
 	err = in.db.InTx(ctx, func(tx *store.Tx) error {
+		hash := im.ContentHash
+		if opts.NoShortcut {
+			hash = ""
+		}
+		if prev, assets, err := tx.IdenticalImport(ctx, hash, im.AssetOverride); err != nil {
+			return err
+		} else if prev != nil && prev.ID != im.ID {
+			sum = identical(im.ID, prev, im.BytesTotal)
+			for _, id := range assets {
+				if err := tx.ScannedAsset(ctx, id, im.ID, now); err != nil {
+					return err
+				}
+			}
+			sum.DurationMS = time.Since(start).Milliseconds()
+			prog.BytesRead.Store(im.BytesTotal)
+			return tx.FinishImport(ctx, im.ID, sum, assets, im.BytesTotal, int64(sum.FindingsInReport), in.svc.Now())
+		}
 		run := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: prog,
 			assets: map[string]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
 			sum: &Summary{ImportID: im.ID, BySeverity: map[string]int{}}}
@@ -212,7 +356,7 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 			return err
 		}
 		run.kev = kev
-		meta, err := parser.Parse(ctx, cr, run.emit)
+		meta, err := parser.Parse(ctx, input, run.emit)
 		if err != nil {
 			return err
 		}
@@ -225,7 +369,12 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 		run.sum.Bytes = prog.BytesRead.Load()
 		run.sum.DurationMS = time.Since(start).Milliseconds()
 		sum = run.sum
-		return tx.FinishImport(ctx, im.ID, sum, prog.BytesRead.Load(), prog.Records.Load(), in.svc.Now())
+		learnt = append(run.learnt, run.newAliases)
+		ids := make([]int64, len(run.order))
+		for i, st := range run.order {
+			ids[i] = st.asset.ID
+		}
+		return tx.FinishImport(ctx, im.ID, sum, ids, prog.BytesRead.Load(), prog.Records.Load(), in.svc.Now())
 	})
 	if err != nil {
 		msg := patchctl.ErrorMessage(err)
@@ -237,9 +386,28 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 		}
 		return nil, err
 	}
+	// Only what committed is worth remembering.
+	for _, m := range learnt {
+		in.rememberAliases(m)
+	}
 	in.log.Info("import done", "import_id", im.ID, "format", sum.Format, "findings", sum.FindingsInReport, "new", sum.FindingsNew,
 		"closed", sum.FindingsClosed, "patches_created", sum.PatchesCreated, "ms", sum.DurationMS)
 	return sum, nil
+}
+
+// identical is the summary of a re-import recognised as byte-identical to
+// import prev, still the latest of its assets: every finding it reports is
+// unchanged.
+func identical(id int64, prev *store.Import, size int64) *Summary {
+	var p Summary
+	_ = json.Unmarshal(prev.Summary, &p)
+	s := &Summary{ImportID: id, Format: p.Format, Tool: p.Tool, ToolVersion: p.ToolVersion, Asset: p.Asset, Assets: p.Assets,
+		FindingsInReport: p.FindingsInReport, FindingsNoFix: p.FindingsNoFix, Duplicates: p.Duplicates, BySeverity: p.BySeverity,
+		BySeverityRaw: p.BySeverityRaw, Misconfigurations: p.Misconfigurations, Secrets: p.Secrets, IgnoredMatches: p.IgnoredMatches,
+		Suppressed: p.Suppressed, Components: p.Components, Bytes: size}
+	s.FindingsUnchanged = p.FindingsNew + p.FindingsUpdated + p.FindingsUnchanged + p.FindingsReopened
+	s.Notes = []string{fmt.Sprintf("byte-identical to import #%d, still the latest import of its assets: nothing changed but when they were last seen", prev.ID)}
+	return s
 }
 
 // assetState is what an import knows of one asset.
@@ -273,6 +441,26 @@ type run struct {
 	ctx     context.Context
 	pending []*importer.Record
 	inserts []store.NewFinding
+
+	groups     map[string]*groupState
+	groupOrder []string
+	// recheck are existing findings that may need a patch: reopened ones
+	// (their patch may have shipped) and ones that gained a fix.
+	recheck []int64
+	// groupPatches caches the open patch of group keys looked up in bulk
+	// (0: none).
+	groupPatches map[string]int64
+	// learnt are alias lookups to remember once the import commits.
+	learnt []map[string]string
+}
+
+// groupState is one patch group touched by the import.
+type groupState struct {
+	key, grp, pkg, fix, asset string
+	patchID                   int64
+	created                   bool
+	aggs                      map[string]*service.VulnAggregate
+	order                     []string
 }
 
 func (r *run) parseOverride(s string) error {
@@ -412,12 +600,21 @@ func (r *run) flush(ctx context.Context) error {
 		}
 	}
 	if len(unknown) > 0 {
-		m, err := r.tx.Aliases(ctx, unknown)
-		if err != nil {
-			return err
-		}
-		for a, c := range m {
+		known, missing := r.in.cachedAliases(unknown)
+		for a, c := range known {
 			r.aliasCache[a] = c
+		}
+		if len(missing) > 0 {
+			m, err := r.tx.Aliases(ctx, missing)
+			if err != nil {
+				return err
+			}
+			learnt := make(map[string]string, len(missing))
+			for _, a := range missing {
+				learnt[a] = m[a] // "" when the id has no alias
+				r.aliasCache[a] = m[a]
+			}
+			r.learnt = append(r.learnt, learnt)
 		}
 	}
 	var vulns []string
@@ -436,6 +633,9 @@ func (r *run) flush(ctx context.Context) error {
 		for id, v := range m {
 			r.vulnCache[id] = &v
 		}
+	}
+	if err := r.preloadGroups(ctx); err != nil {
+		return err
 	}
 	for _, rec := range r.pending {
 		if err := r.apply(ctx, rec); err != nil {
@@ -573,6 +773,14 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	}
 	old, exists := st.existing[key]
 	if !exists {
+		if f.State == patchctl.FindingOpen && f.FixedVersion != "" {
+			g, err := r.groupFor(ctx, st, f.Package, f.FixedVersion)
+			if err != nil {
+				return err
+			}
+			f.PatchID = g.patchID
+			g.add(f.VulnID, f.Package, patchctl.Attributes{CVSS: f.CVSS, CVSSVector: f.CVSSVector, EPSS: f.EPSS, KEV: f.KEV, Severity: f.Severity}, r.now)
+		}
 		r.inserts = append(r.inserts, f)
 		r.sum.FindingsNew++
 		return nil
@@ -581,9 +789,13 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	switch {
 	case closedBefore && f.State == patchctl.FindingOpen:
 		r.sum.FindingsReopened++
+		r.recheck = append(r.recheck, old.ID)
 		return r.tx.UpdateFinding(ctx, old.ID, &f, r.now, true)
 	case old.Hash != f.Hash:
 		r.sum.FindingsUpdated++
+		if old.PatchID == 0 {
+			r.recheck = append(r.recheck, old.ID)
+		}
 		if f.VEXState == "" && !rec.Suppressed {
 			// A plain scan does not undo a person's or a VEX statement's
 			// decision about the finding: keep its state.
@@ -675,71 +887,173 @@ func (r *run) finish(ctx context.Context, meta *importer.Meta) error {
 	return r.group(ctx, assetIDs)
 }
 
-// group attaches the open, fixable, unpatched findings of the imported
-// assets to patches: one per asset group, package and fixed version. An open
-// patch of the group is extended; otherwise a draft is created.
-func (r *run) group(ctx context.Context, assetIDs []int64) error {
-	ungrouped, err := r.tx.UngroupedFindings(ctx, assetIDs)
-	if err != nil || len(ungrouped) == 0 {
-		return err
+func (g *groupState) add(vuln, pkg string, a patchctl.Attributes, first time.Time) {
+	agg, ok := g.aggs[vuln]
+	if !ok {
+		agg = &service.VulnAggregate{VulnID: vuln, Package: pkg}
+		g.aggs[vuln] = agg
+		g.order = append(g.order, vuln)
 	}
-	type group struct {
-		key, grp, pkg, fix string
-		findings           []store.Ungrouped
+	agg.Merge(a, first)
+}
+
+// preloadGroups looks up, in one query, the open patches of the groups the
+// pending records may fall into.
+func (r *run) preloadGroups(ctx context.Context) error {
+	if r.groupPatches == nil {
+		r.groupPatches = map[string]int64{}
 	}
-	groups := map[string]*group{}
 	var keys []string
-	for _, u := range ungrouped {
-		grp := u.AssetGroup
-		if grp == "" {
-			grp = u.AssetName
-		}
-		key := groupKey(r.cfg.Grouping.By, grp, u.AssetName, u.Package, u.FixedVersion)
-		g, ok := groups[key]
-		if !ok {
-			g = &group{key: key, grp: grp, pkg: u.Package, fix: u.FixedVersion}
-			if r.cfg.Grouping.By == "asset_package_fix" {
-				g.grp = u.AssetName
-			}
-			groups[key] = g
-			keys = append(keys, key)
-		}
-		g.findings = append(g.findings, u)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
-		g := groups[key]
-		ids := make([]int64, len(g.findings))
-		for i, f := range g.findings {
-			ids[i] = f.ID
-		}
-		pid, err := r.tx.GroupPatch(ctx, key)
-		if err != nil {
-			return err
-		}
-		if pid > 0 {
-			if err := r.tx.SetFindingsPatch(ctx, ids, pid); err != nil {
-				return err
-			}
-			if _, err := r.in.svc.SyncFindingLinks(ctx, r.tx, r.actor, pid, fmt.Sprintf("import #%d added %d finding(s)", r.importID, len(ids))); err != nil {
-				return err
-			}
-			r.sum.PatchesUpdated++
-			r.sum.Patches = append(r.sum.Patches, patchctl.PatchKey(pid))
+	seen := map[string]bool{}
+	for _, rec := range r.pending {
+		if rec.FixedVersion == "" {
 			continue
 		}
-		p, err := r.in.svc.CreatePatchTx(ctx, r.tx, r.actor, r.patchFor(g.grp, g.pkg, g.fix, g.findings))
+		st, err := r.asset(ctx, rec.Asset)
 		if err != nil {
 			return err
 		}
+		grp := st.asset.Group
+		if grp == "" || r.cfg.Grouping.By == "asset_package_fix" {
+			grp = st.asset.Name
+		}
+		pkg := rec.Package
+		if pkg == "" {
+			pkg = rec.Location
+		}
+		// Findings already stored keep their patch: only new ones need a
+		// group.
+		fk := store.FindingKey{VulnID: truncate(r.canonical(rec), 200), Package: truncate(pkg, 500), Version: truncate(rec.InstalledVersion, 200)}
+		if _, ok := st.existing[fk]; ok {
+			continue
+		}
+		key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, truncate(pkg, 500), truncate(rec.FixedVersion, 200))
+		if _, ok := r.groupPatches[key]; ok || seen[key] {
+			continue
+		}
+		if _, ok := r.groups[key]; ok {
+			continue
+		}
+		seen[key] = true
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := r.tx.GroupPatches(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		r.groupPatches[k] = found[k]
+	}
+	return nil
+}
+
+// groupFor returns the patch group of a fixable finding: the open patch of
+// its (asset group, package, fixed version), created as a draft the first
+// time the group is seen, so new findings are inserted already attached.
+func (r *run) groupFor(ctx context.Context, st *assetState, pkg, fix string) (*groupState, error) {
+	grp := st.asset.Group
+	if grp == "" {
+		grp = st.asset.Name
+	}
+	if r.cfg.Grouping.By == "asset_package_fix" {
+		grp = st.asset.Name
+	}
+	key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, pkg, fix)
+	if g, ok := r.groups[key]; ok {
+		return g, nil
+	}
+	g := &groupState{key: key, grp: grp, pkg: pkg, fix: fix, asset: st.asset.Name, aggs: map[string]*service.VulnAggregate{}}
+	pid, known := r.groupPatches[key]
+	if !known {
+		var err error
+		if pid, err = r.tx.GroupPatch(ctx, key); err != nil {
+			return nil, err
+		}
+	}
+	if pid == 0 {
+		p, err := r.in.svc.CreatePatchTx(ctx, r.tx, r.actor, r.patchFor(g))
+		if err != nil {
+			return nil, err
+		}
 		if err := r.tx.AddGroupPatch(ctx, key, p.ID); err != nil {
+			return nil, err
+		}
+		pid, g.created = p.ID, true
+	}
+	g.patchID = pid
+	if r.groups == nil {
+		r.groups = map[string]*groupState{}
+	}
+	r.groups[key] = g
+	r.groupOrder = append(r.groupOrder, key)
+	return g, nil
+}
+
+// group attaches the findings left without an open patch (reopened after
+// their patch shipped, or attached to none) to their group's patch, then
+// merges what each touched group learnt into its patch's trigger links,
+// once per group.
+func (r *run) group(ctx context.Context, assetIDs []int64) error {
+	ungrouped, err := r.tx.UngroupedByID(ctx, r.recheck)
+	if err != nil {
+		return err
+	}
+	byAsset := map[int64]*assetState{}
+	for _, st := range r.order {
+		byAsset[st.asset.ID] = st
+	}
+	attach := map[int64][]int64{}
+	for _, u := range ungrouped {
+		st := byAsset[u.AssetID]
+		if st == nil {
+			continue
+		}
+		g, err := r.groupFor(ctx, st, u.Package, u.FixedVersion)
+		if err != nil {
 			return err
 		}
-		if err := r.tx.SetFindingsPatch(ctx, ids, p.ID); err != nil {
+		g.add(u.VulnID, u.Package, patchctl.Attributes{CVSS: u.CVSS, CVSSVector: u.CVSSVector, EPSS: u.EPSS, KEV: u.KEV, Severity: u.Severity}, u.FirstSeenAt)
+		attach[g.patchID] = append(attach[g.patchID], u.ID)
+	}
+	for pid, ids := range attach {
+		if err := r.tx.SetFindingsPatch(ctx, ids, pid); err != nil {
 			return err
 		}
-		r.sum.PatchesCreated++
-		r.sum.Patches = append(r.sum.Patches, p.Key)
+	}
+	sort.Strings(r.groupOrder)
+	var existing []int64
+	for _, key := range r.groupOrder {
+		if g := r.groups[key]; !g.created {
+			existing = append(existing, g.patchID)
+		}
+	}
+	links, err := r.in.patchLinks(ctx, r.tx, existing)
+	if err != nil {
+		return err
+	}
+	for _, key := range r.groupOrder {
+		g := r.groups[key]
+		aggs := make([]service.VulnAggregate, 0, len(g.order))
+		for _, v := range g.order {
+			aggs = append(aggs, *g.aggs[v])
+		}
+		// Builds of a service usually bring vulnerabilities its patch already
+		// lists: nothing to merge, nothing to reclassify.
+		if g.created || service.LinksNeedMerge(links[g.patchID], aggs) {
+			if _, err := r.in.svc.MergeFindingLinks(ctx, r.tx, r.actor, g.patchID, aggs,
+				fmt.Sprintf("import #%d attached findings of %s", r.importID, g.asset)); err != nil {
+				return err
+			}
+		}
+		if g.created {
+			r.sum.PatchesCreated++
+		} else {
+			r.sum.PatchesUpdated++
+		}
+		r.sum.Patches = append(r.sum.Patches, patchctl.PatchKey(g.patchID))
 	}
 	return nil
 }
@@ -754,59 +1068,28 @@ func groupKey(by, grp, asset, pkg, fix string) string {
 	return "grp|" + grp + "|" + pkg + "|" + fix
 }
 
-// patchFor describes the draft patch of a group, with one trigger link per
-// vulnerability carrying the worst attributes and earliest detection.
-func (r *run) patchFor(grp, pkg, fix string, fs []store.Ungrouped) service.CreatePatch {
+// patchFor describes the draft patch of a group. Its trigger links are
+// merged in when the import ends, from every finding the group received.
+func (r *run) patchFor(g *groupState) service.CreatePatch {
 	kind := patchctl.Kind(r.cfg.Grouping.Kind)
-	title := fmt.Sprintf("Upgrade %s to %s in %s", pkg, fix, grp)
+	title := fmt.Sprintf("Upgrade %s to %s in %s", g.pkg, g.fix, g.grp)
 	if r.cfg.Grouping.By == "package_fix" {
-		title = fmt.Sprintf("Upgrade %s to %s", pkg, fix)
+		title = fmt.Sprintf("Upgrade %s to %s", g.pkg, g.fix)
 	}
 	in := service.CreatePatch{Title: truncate(title, 300), Kind: kind,
-		Description: fmt.Sprintf("Created by import #%d from %d finding(s) of %s in %s.", r.importID, len(fs), pkg, grp)}
+		Description: fmt.Sprintf("Created by import #%d for findings of %s in %s; fixed in %s.", r.importID, g.pkg, g.grp, g.fix)}
 	rule := config.AssetRule{}
 	for _, ar := range r.cfg.Assets {
-		if ok, _ := path.Match(ar.Match, fs[0].AssetName); ok {
+		if ok, _ := path.Match(ar.Match, g.asset); ok {
 			rule = ar
 			break
 		}
 	}
 	in.Owner = rule.Owner
 	if kind == patchctl.KindInfrastructure {
-		in.Target = patchctl.Target{System: firstNonEmpty(rule.System, grp)}
+		in.Target = patchctl.Target{System: firstNonEmpty(rule.System, g.grp)}
 	} else {
-		in.Target = patchctl.Target{Application: firstNonEmpty(rule.Application, grp), Repository: rule.Repository}
-	}
-	type agg struct {
-		attrs patchctl.Attributes
-		first time.Time
-	}
-	byVuln := map[string]*agg{}
-	var order []string
-	for _, f := range fs {
-		a, ok := byVuln[f.VulnID]
-		if !ok {
-			a = &agg{first: f.FirstSeenAt}
-			byVuln[f.VulnID] = a
-			order = append(order, f.VulnID)
-		}
-		a.attrs.CVSS = max(a.attrs.CVSS, f.CVSS)
-		a.attrs.EPSS = max(a.attrs.EPSS, f.EPSS)
-		a.attrs.KEV = a.attrs.KEV || f.KEV
-		if f.Severity.Rank() > a.attrs.Severity.Rank() {
-			a.attrs.Severity = f.Severity
-		}
-		if a.attrs.CVSSVector == "" {
-			a.attrs.CVSSVector = f.CVSSVector
-		}
-		if f.FirstSeenAt.Before(a.first) {
-			a.first = f.FirstSeenAt
-		}
-	}
-	sort.Strings(order)
-	for _, v := range order {
-		a := byVuln[v]
-		in.Links = append(in.Links, service.VulnLink(v, pkg, a.attrs, a.first))
+		in.Target = patchctl.Target{Application: firstNonEmpty(rule.Application, g.grp), Repository: rule.Repository}
 	}
 	return in
 }

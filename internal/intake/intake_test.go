@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -222,6 +223,22 @@ func TestReimportSemantics(t *testing.T) {
 		s = f.mustImport(trivyReport(img), intake.Options{})
 		if s.FindingsClosed != 3 || len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "lists no vulnerabilities for "+img) {
 			t.Fatalf("empty report: %+v", s)
+		}
+		// The first report again, byte for byte: not a no-op any more, the
+		// asset was imported since. Everything it lists reopens.
+		s = f.mustImport(trivyReport(img, a, b, c), intake.Options{})
+		if s.FindingsReopened != 3 || len(s.Notes) > 0 && strings.Contains(s.Notes[0], "byte-identical") {
+			t.Fatalf("old report after newer imports: %+v", s)
+		}
+		// And now it is the latest import of its asset: again, a no-op.
+		s = f.mustImport(trivyReport(img, a, b, c), intake.Options{})
+		if s.FindingsUnchanged != 3 || len(s.Notes) == 0 || !strings.Contains(s.Notes[0], "byte-identical") {
+			t.Fatalf("identical re-import: %+v", s)
+		}
+		// Streamed (not seekable) input takes the full path with the same result.
+		s, err = f.in.Import(f.ctx, erin, io.MultiReader(bytes.NewReader(trivyReport(img, a, b, c))), intake.Options{})
+		if err != nil || s.FindingsUnchanged != 3 || s.FindingsNew != 0 || strings.Contains(strings.Join(s.Notes, " "), "byte-identical") {
+			t.Fatalf("streamed identical re-import: %+v %v", s, err)
 		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 
 // Timer kinds for findings.
 const (
-	TimerAcceptanceExpiry = "finding.acceptance_expiry"
+	TimerAcceptanceExpiry  = "finding.acceptance_expiry"
 	TopicAcceptanceExpired = "finding.acceptance_expired"
 )
 
@@ -25,12 +25,76 @@ func VulnLink(vulnID, pkg string, attrs patchctl.Attributes, detected time.Time)
 	return patchctl.Link{Type: patchctl.LinkFinding, Ref: vulnID + " in " + pkg, Attributes: attrs, DetectedAt: detected}
 }
 
-// SyncFindingLinks makes a patch's trigger links reflect the open findings
-// attached to it (one link per vulnerability, carrying the worst attributes
-// and the earliest detection among its findings) and reclassifies the patch.
-// why is recorded in the priority history when the priority or due time
-// moves. It reports whether the patch changed.
+// VulnAggregate is what a set of findings says about one vulnerability of a
+// patch: the worst attributes and the earliest detection.
+type VulnAggregate struct {
+	VulnID    string
+	Package   string
+	Attrs     patchctl.Attributes
+	FirstSeen time.Time
+}
+
+// Merge folds a finding's attributes into the aggregate.
+func (v *VulnAggregate) Merge(a patchctl.Attributes, first time.Time) {
+	v.Attrs.CVSS, v.Attrs.EPSS = max(v.Attrs.CVSS, a.CVSS), max(v.Attrs.EPSS, a.EPSS)
+	v.Attrs.KEV = v.Attrs.KEV || a.KEV
+	if a.Severity.Rank() > v.Attrs.Severity.Rank() {
+		v.Attrs.Severity = a.Severity
+	}
+	if v.Attrs.CVSSVector == "" {
+		v.Attrs.CVSSVector = a.CVSSVector
+	}
+	if v.FirstSeen.IsZero() || (!first.IsZero() && first.Before(v.FirstSeen)) {
+		v.FirstSeen = first
+	}
+}
+
+// SyncFindingLinks makes a patch's trigger links reflect all the open
+// findings attached to it and reclassifies the patch; enrichment uses it
+// after KEV or EPSS changed. It reports whether the patch changed.
 func (s *Service) SyncFindingLinks(ctx context.Context, tx *store.Tx, a patchctl.Actor, patchID int64, why string) (bool, error) {
+	vulns, err := tx.PatchVulns(ctx, patchID)
+	if err != nil {
+		return false, err
+	}
+	aggs := make([]VulnAggregate, len(vulns))
+	for i, v := range vulns {
+		aggs[i] = VulnAggregate{VulnID: v.VulnID, FirstSeen: v.FirstSeen,
+			Attrs: patchctl.Attributes{CVSS: v.CVSS, CVSSVector: v.CVSSVector, EPSS: v.EPSS, KEV: v.KEV, Severity: v.Severity}}
+	}
+	return s.MergeFindingLinks(ctx, tx, a, patchID, aggs, why)
+}
+
+// LinksNeedMerge reports whether merging aggs into links would change them,
+// so that callers holding many patches' links can skip the ones that would
+// not move.
+func LinksNeedMerge(links []patchctl.Link, aggs []VulnAggregate) bool {
+	byRef := map[string]*patchctl.Link{}
+	for i := range links {
+		byRef[string(links[i].Type)+"|"+links[i].Ref] = &links[i]
+	}
+	for _, v := range aggs {
+		want := VulnLink(v.VulnID, v.Package, v.Attrs, v.FirstSeen)
+		cur, ok := byRef[string(want.Type)+"|"+want.Ref]
+		if !ok {
+			return true
+		}
+		merged := VulnAggregate{Attrs: cur.Attributes, FirstSeen: cur.DetectedAt}
+		merged.Merge(want.Attributes, want.DetectedAt)
+		if !attrsEqual(merged.Attrs, cur.Attributes) || !merged.FirstSeen.Equal(cur.DetectedAt) {
+			return true
+		}
+	}
+	return false
+}
+
+// MergeFindingLinks merges vulnerability aggregates into a patch's trigger
+// links — adding links for new vulnerabilities, raising attributes, moving
+// detection earlier, never lowering anything — and reclassifies the patch
+// when a link changed. The intake calls it with the aggregates of the
+// findings an import attached, so its cost follows the import, not the size
+// of the patch. It reports whether the patch changed.
+func (s *Service) MergeFindingLinks(ctx context.Context, tx *store.Tx, a patchctl.Actor, patchID int64, aggs []VulnAggregate, why string) (bool, error) {
 	p, err := tx.Patch(ctx, patchID)
 	if err != nil {
 		return false, err
@@ -38,38 +102,24 @@ func (s *Service) SyncFindingLinks(ctx context.Context, tx *store.Tx, a patchctl
 	if p.State.Terminal() {
 		return false, nil
 	}
-	vulns, err := tx.PatchVulns(ctx, patchID)
-	if err != nil {
-		return false, err
-	}
 	links, err := tx.Links(ctx, patchID)
 	if err != nil {
 		return false, err
 	}
-	byRef := map[string]*patchctl.Link{}
+	byRef := map[string]int{}
 	for i := range links {
-		byRef[string(links[i].Type)+"|"+links[i].Ref] = &links[i]
+		byRef[string(links[i].Type)+"|"+links[i].Ref] = i
 	}
 	now := s.Now()
 	changed := false
-	for _, v := range vulns {
-		want := VulnLink(v.VulnID, "", patchctl.Attributes{CVSS: v.CVSS, CVSSVector: v.CVSSVector, EPSS: v.EPSS, KEV: v.KEV, Severity: v.Severity}, v.FirstSeen)
-		if cur, ok := byRef[string(want.Type)+"|"+want.Ref]; ok {
-			merged := cur.Attributes
-			merged.CVSS, merged.EPSS = max(merged.CVSS, want.Attributes.CVSS), max(merged.EPSS, want.Attributes.EPSS)
-			merged.KEV = merged.KEV || want.Attributes.KEV
-			if want.Attributes.Severity.Rank() > merged.Severity.Rank() {
-				merged.Severity = want.Attributes.Severity
-			}
-			if merged.CVSSVector == "" {
-				merged.CVSSVector = want.Attributes.CVSSVector
-			}
-			detected := cur.DetectedAt
-			if want.DetectedAt.Before(detected) {
-				detected = want.DetectedAt
-			}
-			if !attrsEqual(merged, cur.Attributes) || !detected.Equal(cur.DetectedAt) {
-				cur.Attributes, cur.DetectedAt = merged, store.Micro(detected)
+	for _, v := range aggs {
+		want := VulnLink(v.VulnID, v.Package, v.Attrs, v.FirstSeen)
+		if i, ok := byRef[string(want.Type)+"|"+want.Ref]; ok {
+			cur := &links[i]
+			merged := VulnAggregate{Attrs: cur.Attributes, FirstSeen: cur.DetectedAt}
+			merged.Merge(want.Attributes, want.DetectedAt)
+			if !attrsEqual(merged.Attrs, cur.Attributes) || !merged.FirstSeen.Equal(cur.DetectedAt) {
+				cur.Attributes, cur.DetectedAt = merged.Attrs, store.Micro(merged.FirstSeen)
 				if err := tx.UpdateLink(ctx, cur); err != nil {
 					return false, err
 				}
@@ -81,10 +131,13 @@ func (s *Service) SyncFindingLinks(ctx context.Context, tx *store.Tx, a patchctl
 		if err := prepareLink(&l, a, now); err != nil {
 			return false, err
 		}
-		l.DetectedAt = store.Micro(v.FirstSeen)
+		if !v.FirstSeen.IsZero() {
+			l.DetectedAt = store.Micro(v.FirstSeen)
+		}
 		if err := tx.AddLink(ctx, patchID, &l); err != nil {
 			return false, err
 		}
+		byRef[string(l.Type)+"|"+l.Ref] = len(links)
 		links = append(links, l)
 		changed = true
 	}

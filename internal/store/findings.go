@@ -99,21 +99,20 @@ type NewFinding struct {
 	VEXState         string
 	Justification    string
 	Hash             int64
+	// PatchID is the patch the finding is attached to at insert (0: none).
+	PatchID int64
 }
 
-const findingInsertCols = 24
+const findingInsertCols = 25
 
 // InsertFindings inserts findings first seen by import importID at now, in
 // multi-row statements of up to 500 rows.
+const findingBatch = 500
+
 func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int64, now time.Time) error {
-	const batch = 500
+	const batch = findingBatch
 	at := tx.ts(now)
 	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
 	args := make([]any, 0, batch*findingInsertCols)
 	for len(fs) > 0 {
 		n := min(batch, len(fs))
@@ -122,14 +121,16 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int6
 			f := &fs[i]
 			args = append(args, f.AssetID, f.VulnID, f.Package, f.InstalledVersion, f.FixedVersion, f.Ecosystem, f.PURL,
 				f.Location, string(f.Severity), f.Severity.Rank(), f.CVSS, f.CVSSVector, f.EPSS, f.KEV, f.Title, f.URL,
-				f.Aliases, string(f.State), f.VEXState, f.Justification, at, at, importID, f.Hash)
+				f.Aliases, string(f.State), f.VEXState, f.Justification, at, at, importID, f.Hash, nullID(f.PatchID))
 		}
 		var err error
 		if n == batch {
 			if full == nil {
-				full, err = tx.sqlTx.PrepareContext(ctx, tx.db.bind(insertFindings(batch)))
-				if err != nil {
-					return tx.db.wrap(err)
+				// Parsing a 12,500-parameter statement costs more than
+				// running it: prepare it once per database and bind it to
+				// the transaction.
+				if full, err = tx.stmt(ctx, insertFindings(batch)); err != nil {
+					return err
 				}
 			}
 			_, err = full.ExecContext(ctx, args...)
@@ -148,7 +149,7 @@ func insertFindings(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO findings (asset_id, vuln_id, package, installed_version, fixed_version, ecosystem, purl, location,
 		severity, severity_rank, cvss, cvss_vector, epss, kev, title, url, aliases, state, vex_state, justification,
-		first_seen_at, last_seen_at, first_import_id, content_hash) VALUES `)
+		first_seen_at, last_seen_at, first_import_id, content_hash, patch_id) VALUES `)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?,", findingInsertCols), ",") + ")"
 	for i := range n {
 		if i > 0 {
@@ -157,6 +158,13 @@ func insertFindings(n int) string {
 		b.WriteString(row)
 	}
 	return b.String()
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 // UpdateFinding rewrites a finding's content (the report says something new
@@ -232,8 +240,47 @@ type Ungrouped struct {
 	FirstSeenAt  time.Time
 }
 
+// UngroupedByID is UngroupedFindings restricted to the given findings.
+func (tx *Tx) UngroupedByID(ctx context.Context, ids []int64) ([]Ungrouped, error) {
+	var out []Ungrouped
+	for len(ids) > 0 {
+		n := min(500, len(ids))
+		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
+		args := make([]any, 0, n+1)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		rows, err := tx.query(ctx, `SELECT f.id, f.asset_id, a.name, a.grp, a.kind, f.vuln_id, f.package, f.fixed_version, f.severity,
+			f.cvss, f.cvss_vector, f.epss, f.kev, f.first_seen_at FROM findings f JOIN assets a ON a.id = f.asset_id
+			WHERE f.id IN (`+ph+`) AND f.state = 'open' AND f.fixed_version <> ''
+			AND (f.patch_id IS NULL OR f.patch_id IN (SELECT p.id FROM patches p WHERE p.is_open = ?))
+			ORDER BY f.id`, append(args, false)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var u Ungrouped
+			var first tscan
+			if err := rows.Scan(&u.ID, &u.AssetID, &u.AssetName, &u.AssetGroup, &u.AssetKind, &u.VulnID, &u.Package, &u.FixedVersion,
+				&u.Severity, &u.CVSS, &u.CVSSVector, &u.EPSS, &u.KEV, &first); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			u.FirstSeenAt = first.t
+			out = append(out, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, tx.db.wrap(err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
 // UngroupedFindings lists the open findings of the assets that have a fixed
-// version and no patch.
+// version and no open patch (none yet, or a closed one: the finding came
+// back after its patch shipped).
 func (tx *Tx) UngroupedFindings(ctx context.Context, assetIDs []int64) ([]Ungrouped, error) {
 	var out []Ungrouped
 	for len(assetIDs) > 0 {
@@ -245,8 +292,9 @@ func (tx *Tx) UngroupedFindings(ctx context.Context, assetIDs []int64) ([]Ungrou
 		}
 		rows, err := tx.query(ctx, `SELECT f.id, f.asset_id, a.name, a.grp, a.kind, f.vuln_id, f.package, f.fixed_version, f.severity,
 			f.cvss, f.cvss_vector, f.epss, f.kev, f.first_seen_at FROM findings f JOIN assets a ON a.id = f.asset_id
-			WHERE f.asset_id IN (`+ph+`) AND f.state = 'open' AND f.patch_id IS NULL AND f.fixed_version <> ''
-			ORDER BY f.id`, args...)
+			WHERE f.asset_id IN (`+ph+`) AND f.state = 'open' AND f.fixed_version <> ''
+			AND (f.patch_id IS NULL OR f.patch_id IN (SELECT p.id FROM patches p WHERE p.is_open = ?))
+			ORDER BY f.id`, append(args, false)...)
 		if err != nil {
 			return nil, err
 		}
@@ -273,12 +321,47 @@ func (tx *Tx) UngroupedFindings(ctx context.Context, assetIDs []int64) ([]Ungrou
 // GroupPatch returns the open patch of a group, or 0.
 func (tx *Tx) GroupPatch(ctx context.Context, key string) (int64, error) {
 	var id int64
-	err := tx.row(ctx, `SELECT g.patch_id FROM patch_groups g JOIN patches p ON p.id = g.patch_id
-		WHERE g.group_key = ? AND p.is_open = ? ORDER BY g.patch_id DESC LIMIT 1`, key, true).Scan(&id)
+	err := tx.row(ctx, `SELECT g.patch_id FROM patch_groups g WHERE g.group_key = ?
+		AND EXISTS (SELECT 1 FROM patches p WHERE p.id = g.patch_id AND p.is_open = ?) ORDER BY g.patch_id DESC LIMIT 1`, key, true).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
 	return id, tx.db.wrap(err)
+}
+
+// GroupPatches returns the open patch of each of the group keys that has one.
+func (tx *Tx) GroupPatches(ctx context.Context, keys []string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for len(keys) > 0 {
+		n := min(500, len(keys))
+		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
+		args := make([]any, 0, n+1)
+		for _, k := range keys[:n] {
+			args = append(args, k)
+		}
+		// EXISTS keeps the plan a key lookup per group whatever the
+		// planner guesses about patches.
+		rows, err := tx.query(ctx, `SELECT g.group_key, MAX(g.patch_id) FROM patch_groups g WHERE g.group_key IN (`+ph+`)
+			AND EXISTS (SELECT 1 FROM patches p WHERE p.id = g.patch_id AND p.is_open = ?) GROUP BY g.group_key`, append(args, true)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var id int64
+			if err := rows.Scan(&k, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, tx.db.wrap(err)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
 }
 
 // AddGroupPatch remembers the patch of a group.
@@ -506,6 +589,9 @@ type Import struct {
 	Records    int64           `json:"records"`
 	Summary    json.RawMessage `json:"summary,omitempty"`
 	Error      string          `json:"error,omitempty"`
+	// ContentHash is the SHA-256 of the report, when it was computed.
+	ContentHash   string `json:"content_hash,omitempty"`
+	AssetOverride string `json:"asset_override,omitempty"`
 }
 
 // Import statuses.
@@ -519,8 +605,9 @@ const (
 // transaction so that its progress is visible while it runs.
 func (db *DB) StartImport(ctx context.Context, im *Import) error {
 	q := db.reader()
-	return db.wrap(db.write.QueryRowContext(ctx, db.bind(`INSERT INTO imports (format, source, actor, status, started_at, bytes_total)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), im.Format, im.Source, im.Actor, ImportRunning, q.ts(im.StartedAt), im.BytesTotal).Scan(&im.ID))
+	return db.wrap(db.write.QueryRowContext(ctx, db.bind(`INSERT INTO imports (format, source, actor, status, started_at, bytes_total,
+		content_hash, asset_override) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`), im.Format, im.Source, im.Actor, ImportRunning,
+		q.ts(im.StartedAt), im.BytesTotal, im.ContentHash, im.AssetOverride).Scan(&im.ID))
 }
 
 // ImportProgress records how far a running import got.
@@ -535,8 +622,15 @@ func (x q) FinishImport(ctx context.Context, id int64, status string, summary an
 	return err
 }
 
-// FinishImport in a transaction: the summary commits with the findings.
-func (tx *Tx) FinishImport(ctx context.Context, id int64, summary any, bytesRead, records int64, at time.Time) error {
+// FinishImport in a transaction: the summary commits with the findings,
+// with the assets the import covered.
+func (tx *Tx) FinishImport(ctx context.Context, id int64, summary any, assetIDs []int64, bytesRead, records int64, at time.Time) error {
+	if assetIDs == nil {
+		assetIDs = []int64{}
+	}
+	if _, err := tx.exec(ctx, `UPDATE imports SET asset_ids = ? WHERE id = ?`, jsonArg(assetIDs), id); err != nil {
+		return err
+	}
 	return tx.q.FinishImport(ctx, id, ImportDone, summary, "", bytesRead, records, at)
 }
 
@@ -560,14 +654,15 @@ func scanImport(r rowScanner) (*Import, error) {
 	var started, finished tscan
 	var summary string
 	if err := r.Scan(&im.ID, &im.Format, &im.Source, &im.Actor, &im.Status, &started, &finished, &im.BytesTotal, &im.BytesRead,
-		&im.Records, &summary, &im.Error); err != nil {
+		&im.Records, &summary, &im.Error, &im.ContentHash, &im.AssetOverride); err != nil {
 		return nil, err
 	}
 	im.StartedAt, im.FinishedAt, im.Summary = started.t, finished.ptr(), json.RawMessage(summary)
 	return &im, nil
 }
 
-const importColumns = `id, format, source, actor, status, started_at, finished_at, bytes_total, bytes_read, records, summary, error`
+const importColumns = `id, format, source, actor, status, started_at, finished_at, bytes_total, bytes_read, records, summary, error,
+content_hash, asset_override`
 
 // ImportByID reads one import.
 func (x q) ImportByID(ctx context.Context, id int64) (*Import, error) {
@@ -620,4 +715,42 @@ func (tx *Tx) MergeAlias(ctx context.Context, alias, canonical string, now time.
 	}
 	moved, _ := res.RowsAffected()
 	return int(closed + moved), nil
+}
+
+// IdenticalImport finds the latest successful import of the same content
+// and asset override that is still the latest import of every asset it
+// covered: re-importing it would change nothing. It returns nil when there
+// is none.
+func (tx *Tx) IdenticalImport(ctx context.Context, contentHash, override string) (*Import, []int64, error) {
+	if contentHash == "" {
+		return nil, nil, nil
+	}
+	im, err := scanImport(tx.row(ctx, `SELECT `+importColumns+` FROM imports WHERE content_hash = ? AND asset_override = ? AND status = 'done'
+		ORDER BY id DESC LIMIT 1`, contentHash, override))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, tx.db.wrap(err)
+	}
+	var assetIDs []int64
+	if err := tx.row(ctx, `SELECT asset_ids FROM imports WHERE id = ?`, im.ID).Scan(jsonText{&assetIDs}); err != nil {
+		return nil, nil, tx.db.wrap(err)
+	}
+	if len(assetIDs) == 0 {
+		return nil, nil, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(assetIDs)), ",")
+	args := []any{im.ID}
+	for _, id := range assetIDs {
+		args = append(args, id)
+	}
+	var current int
+	if err := tx.row(ctx, `SELECT COUNT(*) FROM assets WHERE last_import_id = ? AND id IN (`+ph+`)`, args...).Scan(&current); err != nil {
+		return nil, nil, tx.db.wrap(err)
+	}
+	if current != len(assetIDs) {
+		return nil, nil, nil // one of its assets was imported since: the state may differ
+	}
+	return im, assetIDs, nil
 }

@@ -105,6 +105,7 @@ func (db *DB) Migrate(ctx context.Context) ([]Migration, error) {
 			applied = append(applied, m)
 		}
 	}
+	db.warm(ctx)
 	return applied, nil
 }
 

@@ -60,6 +60,38 @@ type DB struct {
 	url  string
 
 	rebound sync.Map // query text -> rebound query text (PostgreSQL)
+	stmts   sync.Map // query text -> *sql.Stmt prepared on the write pool
+}
+
+// hotStatements are prepared once on the write pool when the schema is
+// ready (parsing them costs more than running them). They are prepared
+// outside any transaction: on SQLite the pool's only connection is held by
+// a running transaction, and preparing on the pool then would wait for it.
+var hotStatements = []string{insertFindings(findingBatch)}
+
+// warm prepares the hot statements; a missing table (schema not migrated
+// yet) leaves them to be prepared later.
+func (db *DB) warm(ctx context.Context) {
+	for _, q := range hotStatements {
+		if _, ok := db.stmts.Load(q); ok {
+			continue
+		}
+		s, err := db.write.PrepareContext(ctx, db.bind(q))
+		if err != nil {
+			continue
+		}
+		db.stmts.Store(q, s)
+	}
+}
+
+// stmt returns a hot statement bound to the transaction, prepared in the
+// transaction when it could not be prepared beforehand.
+func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := tx.db.stmts.Load(query); ok {
+		return tx.sqlTx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	}
+	s, err := tx.sqlTx.PrepareContext(ctx, tx.db.bind(query))
+	return s, tx.db.wrap(err)
 }
 
 // Open opens the database named by dsn: "sqlite:PATH" (or "sqlite::memory:"
@@ -88,6 +120,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		db.Close()
 		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the database " + db.url, Err: err}
 	}
+	db.warm(ctx)
 	return db, nil
 }
 
@@ -117,7 +150,7 @@ func (db *DB) openSQLite(path string) error {
 	// WAL mode; _txlock=immediate makes every transaction take the write lock
 	// at BEGIN, so read-then-write transactions never fail half-way with
 	// SQLITE_BUSY.
-	common := "_busy_timeout=10000&_foreign_keys=1&_synchronous=NORMAL&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32000)"
+	common := "_busy_timeout=10000&_foreign_keys=1&_synchronous=NORMAL&_pragma=temp_store(MEMORY)&_pragma=cache_size(-16000)"
 	if !memory {
 		common += "&_journal_mode=WAL"
 	}
@@ -175,6 +208,10 @@ func (db *DB) URL() string { return db.url }
 // Close closes the pools.
 func (db *DB) Close() error {
 	var errs []error
+	db.stmts.Range(func(_, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		return true
+	})
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
@@ -204,6 +241,27 @@ type q struct {
 	db *DB
 	x  querier
 	tx bool
+	// stmts caches the statements prepared in a transaction: a large
+	// transaction (an import creating a thousand patches) runs the same
+	// few statements thousands of times, and parsing them dominated.
+	stmts *stmtCache
+}
+
+type stmtCache struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := c.m[query]; ok {
+		return s, nil
+	}
+	s, err := c.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = s
+	return s, nil
 }
 
 // Reader returns the queries outside any transaction.
@@ -239,16 +297,37 @@ func (db *DB) bind(query string) string {
 }
 
 func (x q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if x.stmts != nil {
+		st, err := x.stmts.get(ctx, x.db.bind(query))
+		if err != nil {
+			return nil, x.db.wrap(err)
+		}
+		res, err := st.ExecContext(ctx, args...)
+		return res, x.db.wrap(err)
+	}
 	res, err := x.x.ExecContext(ctx, x.db.bind(query), args...)
 	return res, x.db.wrap(err)
 }
 
 func (x q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if x.stmts != nil {
+		st, err := x.stmts.get(ctx, x.db.bind(query))
+		if err != nil {
+			return nil, x.db.wrap(err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, x.db.wrap(err)
+	}
 	rows, err := x.x.QueryContext(ctx, x.db.bind(query), args...)
 	return rows, x.db.wrap(err)
 }
 
 func (x q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if x.stmts != nil {
+		if st, err := x.stmts.get(ctx, x.db.bind(query)); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
 	return x.x.QueryRowContext(ctx, x.db.bind(query), args...)
 }
 
@@ -312,6 +391,10 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot begin a transaction", Err: db.wrap(err)}
 	}
 	tx := &Tx{q: q{db: db, x: stx, tx: true}, sqlTx: stx, db: db}
+	if db.engine == SQLite {
+		// pgx caches prepared statements per connection by itself.
+		tx.q.stmts = &stmtCache{tx: stx, m: map[string]*sql.Stmt{}}
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -340,4 +423,35 @@ type Reader struct{ q }
 func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := db.write.ExecContext(ctx, db.bind(query), args...)
 	return db.wrap(err)
+}
+
+// ReadQuery runs an ad-hoc query and returns its rows as strings; for
+// diagnostics (query plans) in tests and the dev tools.
+func (db *DB) ReadQuery(ctx context.Context, query string, args ...any) ([][]string, error) {
+	rows, err := db.read.QueryContext(ctx, db.bind(query), args...)
+	if err != nil {
+		return nil, db.wrap(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = fmt.Sprint(v)
+		}
+		out = append(out, row)
+	}
+	return out, db.wrap(rows.Err())
 }

@@ -26,9 +26,16 @@ CREATE TABLE imports (
     bytes_read  BIGINT NOT NULL DEFAULT 0,
     records     BIGINT NOT NULL DEFAULT 0,
     summary     TEXT    NOT NULL DEFAULT '{}',
-    error       TEXT    NOT NULL DEFAULT ''
+    error       TEXT    NOT NULL DEFAULT '',
+    -- SHA-256 of the report and the asset override it was imported with:
+    -- a byte-identical re-import of the latest import of its assets changes
+    -- nothing and is recognised without parsing.
+    content_hash TEXT   NOT NULL DEFAULT '',
+    asset_override TEXT NOT NULL DEFAULT '',
+    asset_ids   TEXT    NOT NULL DEFAULT '[]'
 );
 CREATE INDEX imports_started ON imports (started_at);
+CREATE INDEX imports_content ON imports (content_hash) WHERE content_hash <> '';
 
 -- One finding per (asset, vulnerability, package, installed version); the
 -- vulnerability is its canonical id (a CVE when any alias is one).
