@@ -166,7 +166,7 @@ func (e *env) importList() *cobra.Command {
 			return e.emit(ims, func(w io.Writer) {
 				fmt.Fprintln(w, "ID\tSTARTED\tFORMAT\tSTATUS\tRECORDS\tBYTES\tBY\tSOURCE")
 				for _, im := range ims {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", im.ID, ts(im.StartedAt), im.Format, im.Status, im.Records, im.BytesRead, im.Actor, truncate(im.Source, 40))
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", im.ID, ts(im.StartedAt), im.Format, im.Status, im.Records, im.BytesRead, im.Actor, truncateLeft(im.Source, 40))
 				}
 			})
 		},

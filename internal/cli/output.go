@@ -108,6 +108,15 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+// truncateLeft keeps the end of s (the file name of a path).
+func truncateLeft(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
+}
+
 func ts(t time.Time) string {
 	if t.IsZero() {
 		return "-"
