@@ -48,7 +48,7 @@ type chartGrid struct {
 
 // newComplianceChart lays out the weeks of c.
 func newComplianceChart(c *service.Compliance) complianceChart {
-	ch := complianceChart{Width: 720, Height: 240, Top: 28, Bottom: 200, Left: 44}
+	ch := complianceChart{Width: 720, Height: 256, Top: 40, Bottom: 212, Left: 58}
 	plot := float64(ch.Bottom - ch.Top)
 	for _, p := range []int{0, 50, 100} {
 		ch.Grid = append(ch.Grid, chartGrid{Y: float64(ch.Bottom) - plot*float64(p)/100, Label: fmt.Sprintf("%d%%", p)})
@@ -70,7 +70,7 @@ func newComplianceChart(c *service.Compliance) complianceChart {
 		if total == 0 {
 			col.Empty = true
 			col.Value = "—"
-			col.ValueY = float64(ch.Bottom) - 6
+			col.ValueY = float64(ch.Bottom) - 8
 			ch.Columns = append(ch.Columns, col)
 			continue
 		}
@@ -86,9 +86,10 @@ func newComplianceChart(c *service.Compliance) complianceChart {
 			y -= h
 			col.Segments = append(col.Segments, chartSegment{X: col.X, Y: y, W: w, H: h, Class: s.class})
 		}
+		// Every decided week fills the plot (the bar is 100% stacked), so
+		// its compliance goes above it.
 		col.Value = pct(wk)
-		met := plot * float64(wk.Met) / float64(total)
-		col.ValueY = math.Max(float64(ch.Bottom)-met-6, float64(ch.Top)-8)
+		col.ValueY = float64(ch.Top) - 6
 		ch.Columns = append(ch.Columns, col)
 	}
 	// The 30-day period starts inside the week that holds its first day.

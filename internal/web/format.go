@@ -18,35 +18,37 @@ import (
 // funcs are the template functions.
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":     func(name string) string { return u.assets[name] },
-		"sla":       SLA,
-		"slaClass":  slaClass,
-		"human":     Human,
-		"ago":       ago,
-		"when":      when,
-		"whenp":     whenPtr,
-		"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"label":     label,
-		"target":    targetText,
-		"event":     describe,
-		"subject":   subjectLink,
-		"pct":       pct,
-		"dict":      dict,
-		"join":      strings.Join,
-		"has":       func(list []string, s string) bool { return slices.Contains(list, s) },
-		"add":       func(a, b int) int { return a + b },
-		"terminal":  func(s patchctl.State) bool { return s.Terminal() },
-		"gateHelp":  gateHelpFor,
-		"stepState": stepState,
-		"short":     short,
-		"refusing":  patchctl.Refusing,
-		"stringsOf": func(states []patchctl.State) []string {
-			out := make([]string, len(states))
-			for i, s := range states {
-				out[i] = string(s)
+		"asset":    func(name string) string { return u.assets[name] },
+		"sla":      SLA,
+		"slaClass": slaClass,
+		"human":    Human,
+		"ago":      ago,
+		"when":     when,
+		"whenp":    whenPtr,
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"label":    label,
+		"target":   targetText,
+		"event":    describe,
+		"subject":  subjectLink,
+		"pct":      pct,
+		"dict":     dict,
+		"join":     strings.Join,
+		"has":      func(list []string, s string) bool { return slices.Contains(list, s) },
+		"add":      func(a, b int) int { return a + b },
+		"terminal": func(s patchctl.State) bool { return s.Terminal() },
+		"gateHelp": gateHelpFor,
+		"stamp":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"evParts":  evParts,
+		"lastEvidence": func(ev []patchctl.Evidence, kind string) *patchctl.Evidence {
+			for i := len(ev) - 1; i >= 0; i-- {
+				if string(ev[i].Kind) == kind {
+					return &ev[i]
+				}
 			}
-			return out
+			return nil
 		},
+		"short":    short,
+		"refusing": patchctl.Refusing,
 	}
 }
 
@@ -60,8 +62,11 @@ func SLA(p *patchctl.Patch, now time.Time) string {
 		return "no due time"
 	}
 	d := p.DueAt.Sub(now)
-	if d < 0 {
+	switch {
+	case d < 0:
 		return "OVERDUE " + Human(-d)
+	case d < time.Minute:
+		return "due now"
 	}
 	return "due in " + Human(d)
 }
@@ -189,20 +194,78 @@ func short(n int, s string) string {
 	return string(r[:n-1]) + "…"
 }
 
-// stepState places a state of a lifecycle path relative to the patch's
-// current state: done, current or todo.
-func stepState(path []patchctl.State, current, s patchctl.State) string {
-	ci, si := slices.Index(path, current), slices.Index(path, s)
-	switch {
-	case s == current:
-		return "current"
-	case ci < 0:
-		// Off the main path (rolled back, cancelled): nothing is current.
-		return "todo"
-	case si < ci:
-		return "done"
+// step is one state of the patch page's lifecycle bar.
+type step struct {
+	State patchctl.State
+	// Status is done (reached before), current, or todo.
+	Status string
+	// Off marks a state off the main path (rolled back, cancelled, aborted).
+	Off bool
+}
+
+// steps places the states of a lifecycle path relative to the patch: the
+// states it has been in are done, its state is current. A patch off the
+// main path (rolled back, cancelled) shows its state after the path.
+func steps(path []patchctl.State, current patchctl.State, history []patchctl.Transition) []step {
+	reached := map[patchctl.State]bool{}
+	for _, t := range history {
+		reached[t.To] = true
 	}
-	return "todo"
+	ci := slices.Index(path, current)
+	out := make([]step, 0, len(path)+1)
+	for i, s := range path {
+		st := step{State: s, Status: "todo"}
+		switch {
+		case s == current:
+			st.Status = "current"
+		case ci >= 0 && i < ci, ci < 0 && reached[s]:
+			st.Status = "done"
+		}
+		out = append(out, st)
+	}
+	if ci < 0 {
+		out = append(out, step{State: current, Status: "current", Off: true})
+	}
+	return out
+}
+
+// evPart is one fact of a piece of evidence, for the evidence table.
+type evPart struct {
+	Label string
+	Value string
+	Code  bool
+}
+
+// evParts lists what a piece of evidence says, in reading order.
+func evParts(e patchctl.Evidence) []evPart {
+	var out []evPart
+	if e.Ref != "" {
+		out = append(out, evPart{Value: short(90, e.Ref)})
+	}
+	if e.Environment != "" {
+		out = append(out, evPart{Label: "in", Value: e.Environment})
+	}
+	if e.Version != "" {
+		out = append(out, evPart{Label: "version", Value: e.Version, Code: true})
+	}
+	if e.Subject != "" {
+		l := "by"
+		switch e.Kind {
+		case patchctl.EvidencePullRequest:
+			l = "author"
+		case patchctl.EvidenceReview:
+			l = "reviewer"
+		case patchctl.EvidenceWaveUpgrade:
+			l = "on"
+		case patchctl.EvidenceAnnouncement:
+			l = "to"
+		}
+		out = append(out, evPart{Label: l, Value: e.Subject})
+	}
+	if b := e.Details["branch"]; b != "" && b != e.Ref {
+		out = append(out, evPart{Label: "branch", Value: b, Code: true})
+	}
+	return out
 }
 
 // subjectLink returns the page of an audit event's subject, if it has one.
@@ -341,6 +404,9 @@ func describe(e patchctl.AuditEvent) eventText {
 		out.Summary = "signed in to the web UI"
 	case "session.sign_out":
 		out.Summary = "signed out of the web UI"
+	case "release.record":
+		out.Summary = "recorded " + str("version") + " as the stable version of " + str("subject") + " in " + str("environment")
+		out.Detail = str("source")
 	case "token.create":
 		out.Summary = "created the API token " + str("name") + " (" + str("role") + ")"
 	case "token.revoke":

@@ -21,6 +21,7 @@ type patchData struct {
 	Failed string
 	Alert  *form
 
+	Steps    []step
 	EvKind   patchctl.EvidenceKind
 	EvKinds  []patchctl.EvidenceKind
 	EvFields []evField
@@ -66,6 +67,7 @@ func (u *UI) showPatch(w http.ResponseWriter, r *http.Request, s *service.WebSes
 		Severities: service.RollbackSeverities, Downtime: d.Patch.Kind == patchctl.KindInfrastructure && d.Patch.Target.Downtime,
 		Halted: d.Patch.Halt != nil, VersionEditable: versionEditable(d.Patch)}
 	data.Status = status
+	data.Steps = steps(d.Path, d.Patch.State, d.Transitions)
 	for _, name := range patchForms {
 		data.Forms[name] = newForm(nil)
 	}

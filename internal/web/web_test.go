@@ -281,7 +281,7 @@ func TestGateRefusalIsShown(t *testing.T) {
 	if resp.Status != http.StatusConflict {
 		t.Fatalf("advance past has_trigger: %d, want 409", resp.Status)
 	}
-	resp.mustContain(t, "Refused by 1 gate", "cannot go from draft to in_progress: refused by gate has_trigger",
+	resp.mustContain(t, "Cannot move to in progress: refused by 1 gate", "cannot go from draft to in_progress: refused by gate has_trigger",
 		"has_trigger</strong> is missing: link the vulnerability (CVE, GHSA, GO, OSV id), finding or issue URL that triggered the patch",
 		"All patches are linked to the relevant issue or vulnerability", `value="starting"`)
 

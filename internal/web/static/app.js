@@ -11,5 +11,15 @@
       alert.setAttribute("tabindex", "-1");
       alert.focus();
     }
+    // Say so when the board is wider than the window.
+    var wraps = document.querySelectorAll("[data-overflow-hint]");
+    function hint() {
+      wraps.forEach(function (w) {
+        var board = w.querySelector(".board");
+        w.classList.toggle("board-overflows", !!board && board.scrollWidth > board.clientWidth + 1);
+      });
+    }
+    hint();
+    window.addEventListener("resize", hint);
   });
 })();
