@@ -22,10 +22,10 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 
@@ -146,7 +146,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, patchctl.Errorf(patchctl.CodeTooLarge, "the body of %d bytes is over the %d-byte limit", r.ContentLength, limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one read, no regrowth
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -154,7 +158,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	case err != nil:
 		return nil, &patchctl.Error{Code: patchctl.CodeInvalid, Message: "reading the body failed", Err: err}
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 func (h *Handlers) answer(ctx context.Context, w http.ResponseWriter, source string, res *service.DeliveryResult, err error) {
