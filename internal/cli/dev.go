@@ -62,7 +62,7 @@ func (e *env) devCmd() *cobra.Command {
 	seedCmd.Flags().IntVar(&n, "patches", 0, "how many patches to generate")
 	seedCmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
 	seedCmd.Flags().BoolVar(&withDemo, "demo", false, "seed the demo scenario")
-	cmd.AddCommand(seedCmd, e.benchImportCmd())
+	cmd.AddCommand(seedCmd, e.benchImportCmd(), e.benchAPICmd(), e.benchServeCmd())
 	return cmd
 }
 

@@ -143,6 +143,10 @@ func (s *Service) addEvidence(ctx context.Context, tx *store.Tx, a patchctl.Acto
 	if err := tx.AddEvidence(ctx, p.ID, e); err != nil {
 		return err
 	}
+	// Evidence changes what the gates see: the revision moves with it.
+	if err := tx.TouchPatch(ctx, p, t); err != nil {
+		return err
+	}
 	if err := s.audit(ctx, tx, a, "patch.evidence", p.Key, t, e); err != nil {
 		return err
 	}

@@ -60,6 +60,18 @@ func (s *Service) Transition(ctx context.Context, a patchctl.Actor, key string, 
 			return nil, patchctl.FieldError("override.justification", "a written justification of at least 10 characters is required")
 		}
 	}
+	// The gates' facts are read before the write transaction, outside the
+	// single writer's critical section; inside it the patch's revision
+	// tells whether they are still current (every change of links,
+	// evidence, waves or state moves it), else they are read again.
+	pre, err := s.db.Read().Patch(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	preFacts, err := s.facts(ctx, s.db.Read(), pre)
+	if err != nil {
+		return nil, err
+	}
 	var res *TransitionResult
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := tx.Patch(ctx, id)
@@ -91,10 +103,13 @@ func (s *Service) Transition(ctx context.Context, a patchctl.Actor, key string, 
 				return patchctl.FieldError("note", "cancelling a patch needs a reason")
 			}
 		}
-		f, err := s.facts(ctx, tx, p)
-		if err != nil {
-			return err
+		f := preFacts
+		if p.Revision != pre.Revision {
+			if f, err = s.facts(ctx, tx, p); err != nil {
+				return err
+			}
 		}
+		f.Patch, f.Now = p, s.Now()
 		results := lifecycle.Evaluate(edge, f)
 		refusing := patchctl.Refusing(results)
 		res = &TransitionResult{From: p.State, To: edge.To, Gates: results}

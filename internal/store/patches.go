@@ -281,3 +281,18 @@ func likeEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(s)
 }
+
+// TouchPatch records that something the gates read (evidence) changed: the
+// revision moves, so facts read before a transaction are known stale.
+func (tx *Tx) TouchPatch(ctx context.Context, p *patchctl.Patch, at time.Time) error {
+	res, err := tx.exec(ctx, `UPDATE patches SET revision = revision + 1, updated_at = ? WHERE id = ? AND revision = ?`, tx.ts(at), p.ID, p.Revision)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return patchctl.Errorf(patchctl.CodeConflict, "%s was changed by someone else; reload and retry", p.Key)
+	}
+	p.Revision++
+	p.UpdatedAt = Micro(at)
+	return nil
+}

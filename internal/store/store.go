@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -59,8 +60,9 @@ type DB struct {
 	log  *slog.Logger
 	url  string
 
-	rebound sync.Map // query text -> rebound query text (PostgreSQL)
-	stmts   sync.Map // query text -> *sql.Stmt prepared on the write pool
+	rebound   sync.Map // query text -> rebound query text (PostgreSQL)
+	stmts     sync.Map // query text -> *sql.Stmt prepared on the write pool
+	stmtCount atomic.Int64
 }
 
 // hotStatements are prepared once on the write pool when the schema is
@@ -248,21 +250,61 @@ type q struct {
 }
 
 type stmtCache struct {
+	db *DB
 	tx *sql.Tx
 	m  map[string]*sql.Stmt
+	// promote lists statements this transaction prepared for itself; once
+	// it ends they are prepared on the write pool for the next ones.
+	promote []string
 }
 
 func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if s, ok := c.m[query]; ok {
 		return s, nil
 	}
-	s, err := c.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if shared, ok := c.db.stmts.Load(query); ok {
+		// Bound to this transaction's connection, where it is prepared
+		// already: no parsing.
+		s = c.tx.StmtContext(ctx, shared.(*sql.Stmt))
+	} else {
+		var err error
+		if s, err = c.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
+		c.promote = append(c.promote, query)
 	}
 	c.m[query] = s
 	return s, nil
 }
+
+// promoteStmts prepares on the write pool the statements a finished
+// transaction had to prepare for itself. It runs after the transaction
+// released SQLite's single writer connection (preparing on the pool while a
+// transaction holds it would wait for ever).
+func (db *DB) promoteStmts(queries []string) {
+	for _, q := range queries {
+		if _, ok := db.stmts.Load(q); ok {
+			continue
+		}
+		if db.stmtCount.Load() >= maxSharedStmts {
+			return
+		}
+		s, err := db.write.Prepare(q)
+		if err != nil {
+			continue
+		}
+		if _, loaded := db.stmts.LoadOrStore(q, s); loaded {
+			s.Close()
+			continue
+		}
+		db.stmtCount.Add(1)
+	}
+}
+
+// maxSharedStmts bounds the shared statements: queries built with a variable
+// number of placeholders would otherwise grow the cache without end.
+const maxSharedStmts = 512
 
 // Reader returns the queries outside any transaction.
 func (db *DB) reader() q { return q{db: db, x: db.read} }
@@ -393,8 +435,13 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	tx := &Tx{q: q{db: db, x: stx, tx: true}, sqlTx: stx, db: db}
 	if db.engine == SQLite {
 		// pgx caches prepared statements per connection by itself.
-		tx.q.stmts = &stmtCache{tx: stx, m: map[string]*sql.Stmt{}}
+		tx.q.stmts = &stmtCache{db: db, tx: stx, m: map[string]*sql.Stmt{}}
 	}
+	defer func() {
+		if c := tx.q.stmts; c != nil && len(c.promote) > 0 {
+			db.promoteStmts(c.promote)
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -454,4 +501,10 @@ func (db *DB) ReadQuery(ctx context.Context, query string, args ...any) ([][]str
 		out = append(out, row)
 	}
 	return out, db.wrap(rows.Err())
+}
+
+// Exec runs a statement in the transaction; for maintenance and benchmarks.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := tx.exec(ctx, query, args...)
+	return err
 }
