@@ -92,6 +92,15 @@ func (l *Loop) applyArgo(ctx context.Context, au *service.Automation, obs observ
 	var result string
 	switch {
 	case degraded:
+	case obs.Trigger == string(argocd.TriggerSyncSucceeded):
+		// Right after a sync, resources still rolling out may report the
+		// old Healthy status: the deployment counts at on-deployed, whose
+		// condition waits for health after the sync.
+		if d != nil {
+			d.Status = store.DeliveryIgnored
+			d.Summary = fmt.Sprintf("%s: sync of %s succeeded; the deployment counts when on-deployed reports it healthy", obs.App, short(obs.Revision))
+		}
+		return "", nil
 	case obs.Phase == argocd.PhaseSucceeded && obs.Health == argocd.HealthHealthy:
 		result = patchctl.ResultPassed
 	case obs.Phase == argocd.PhaseFailed || obs.Phase == argocd.PhaseError:
