@@ -162,12 +162,17 @@ func (l *Loop) handleReconcile(ctx context.Context, tx *store.Tx, t store.Timer)
 		n := 0
 		if l.githubConfigured() {
 			open := true
-			ps, _, err := tx.ListPatches(ctx, store.PatchFilter{Kinds: []patchctl.Kind{patchctl.KindApplication, patchctl.KindInfrastructure},
-				States: append([]patchctl.State{patchctl.StateDraft}, reconcileStates...), Open: &open, Sort: "created", Limit: 1000})
+			kinds := []patchctl.Kind{patchctl.KindApplication, patchctl.KindInfrastructure}
+			ps, _, err := tx.ListPatches(ctx, store.PatchFilter{Kinds: kinds, States: reconcileStates, Open: &open, Sort: "created", Limit: 1000})
 			if err != nil {
 				return err
 			}
-			for _, p := range ps {
+			drafts, _, err := tx.ListPatches(ctx, store.PatchFilter{Kinds: kinds, States: []patchctl.State{patchctl.StateDraft},
+				Open: &open, Sort: "-updated", Limit: 1000})
+			if err != nil {
+				return err
+			}
+			for _, p := range append(ps, drafts...) {
 				// Drafts are many (intake creates them); only those with a
 				// branch of their own can have a pull request to find.
 				if p.State == patchctl.StateDraft {
@@ -201,21 +206,11 @@ func (l *Loop) handleReconcile(ctx context.Context, tx *store.Tx, t store.Timer)
 	})
 }
 
-// Reconcile re-reads one patch's pull requests, reviews and check runs from
-// GitHub and records what is missing, as webhooks would have, then attempts
-// the transitions it allows; it returns what it did. The pull requests are
+// handleReconcilePatch re-reads one patch's pull requests, reviews and
+// check runs from GitHub and records what is missing, as webhooks would
+// have, then attempts the transitions it allows. The pull requests are
 // those its evidence names, or, when it has none (the opened delivery was
 // lost), the latest one from its dedicated branch.
-func (l *Loop) Reconcile(ctx context.Context, key string) ([]string, error) {
-	var lines []string
-	err := l.svc.Automate(ctx, actorGitHub, func(au *service.Automation) error {
-		var err error
-		lines, err = l.reconcilePatch(ctx, au, key)
-		return err
-	})
-	return lines, err
-}
-
 func (l *Loop) handleReconcilePatch(ctx context.Context, tx *store.Tx, t store.Timer) error {
 	au, err := l.svc.AutomateIn(tx, actorGitHub)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/integration/argocd"
@@ -82,7 +83,7 @@ func (l *Loop) handleRollback(ctx context.Context, tx *store.Tx, t store.Timer) 
 	age := l.svc.Now().Sub(req.CreatedAt)
 	switch {
 	case age > l.opts.RollbackMaxAge:
-		err = refuse("the decision is %s old, over the %s patchctl waits before it stops carrying rollbacks out by itself", age.Round(1e9), l.opts.RollbackMaxAge)
+		err = refuse("the decision is %s old, over the %s patchctl waits before it stops carrying rollbacks out by itself", age.Round(time.Second), l.opts.RollbackMaxAge)
 	case patchctl.Kind(req.Kind) != patchctl.KindApplication:
 		err = refuse("%s patches are rolled back by hand; patchctl carries out application rollbacks only", req.Kind)
 	case mode == "argocd":
