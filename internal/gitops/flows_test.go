@@ -103,6 +103,22 @@ func TestReconcile(t *testing.T) {
 	if len(h.detail(p1.Key).Evidence) != n1 || len(h.detail(p2.Key).Evidence) != n2 {
 		t.Errorf("a second reconcile recorded evidence again")
 	}
+
+	// Argo CD deploys the merge commit to staging; the notification is
+	// lost too. The reconcile pass reads the application from the API.
+	stg := argoApp(t, "payments-staging")
+	synced(stg, merge, "Healthy", clk.Now(), argocdtest.History{ID: 4, Revision: merge, DeployedAt: clk.Now()})
+	h.argo.Put(stg)
+	clk.Advance(11 * time.Minute)
+	h.runTimers()
+	h.runTimers()
+	d1 = h.detail(p1.Key)
+	deps := evidenceOf(d1, patchctl.EvidenceDeployment)
+	if d1.Patch.State != patchctl.StateStaging || len(deps) != 1 || deps[0].Environment != "staging" || deps[0].Actor != "system:argocd" ||
+		deps[0].Details["via"] != "reconcile" || deps[0].Ref != "argocd:payments-staging#4" {
+		t.Errorf("after the Argo CD reconcile: %s, %+v", d1.Patch.State, deps)
+	}
+
 	var timers []store.Timer
 	h.must(200, "GET", "/timers?kind="+gitops.TimerReconcile, patchctl.RoleViewer, nil, &timers)
 	next := slices.DeleteFunc(timers, func(tm store.Timer) bool { return tm.Kind != gitops.TimerReconcile })
