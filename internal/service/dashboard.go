@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/patchctl/patchctl"
@@ -107,13 +108,16 @@ func (s *Service) Dashboard(ctx context.Context, a patchctl.Actor) (*Dashboard, 
 		}
 		d.Priorities = append(d.Priorities, q)
 	}
-	if d.Overdue, d.OverdueCount, err = r.Overdue(ctx, now, dashboardList); err != nil {
+	for _, c := range counts {
+		d.OverdueCount += c.Overdue
+	}
+	if d.Overdue, err = r.Overdue(ctx, now, dashboardList); err != nil {
 		return nil, err
 	}
 	if d.DueSoon, d.DueSoonCount, err = r.DueBetween(ctx, now, now.Add(DueSoonWithin), dashboardList); err != nil {
 		return nil, err
 	}
-	if d.Compliance, err = s.compliance(ctx, r, now); err != nil {
+	if d.Compliance, err = s.compliance(ctx, r, now, d.OverdueCount); err != nil {
 		return nil, err
 	}
 	if d.Halted, err = r.Halted(ctx, dashboardList); err != nil {
@@ -128,43 +132,54 @@ func (s *Service) Dashboard(ctx context.Context, a patchctl.Actor) (*Dashboard, 
 	return d, nil
 }
 
-// compliance computes the figures of CompliancePeriods ending at now.
-func (s *Service) compliance(ctx context.Context, r *store.Reader, now time.Time) (*Compliance, error) {
+// compliance computes the figures of CompliancePeriods ending at now and
+// the weeks of the longest. The store counts each interval between the
+// boundaries of the weeks and the periods once; figures are sums of those.
+func (s *Service) compliance(ctx context.Context, r *store.Reader, now time.Time, overdue int) (*Compliance, error) {
+	const day = 24 * time.Hour
 	longest := 0
 	for _, p := range CompliancePeriods {
 		longest = max(longest, p)
 	}
-	const day = 24 * time.Hour
 	start := now.Add(-time.Duration(longest) * day)
-	days, before, err := r.ComplianceDays(ctx, start, now)
+	bounds := []time.Time{start, now}
+	for _, p := range CompliancePeriods {
+		bounds = append(bounds, now.Add(-time.Duration(p)*day))
+	}
+	for end := now.Add(-7 * day); end.After(start); end = end.Add(-7 * day) {
+		bounds = append(bounds, end)
+	}
+	slices.SortFunc(bounds, func(a, b time.Time) int { return a.Compare(b) })
+	bounds = slices.CompactFunc(bounds, func(a, b time.Time) bool { return a.Equal(b) })
+	counts, err := r.ComplianceCounts(ctx, bounds)
 	if err != nil {
 		return nil, err
 	}
-	c := &Compliance{Start: start, End: now}
-	// Every open overdue patch was overdue in every period that ends now.
-	overdue := before
-	for _, d := range days {
-		overdue += d.Overdue
-	}
-	sum := func(from, to int) ComplianceFigure {
-		f := ComplianceFigure{Days: to - from, Start: start.Add(time.Duration(from) * day), End: start.Add(time.Duration(to) * day)}
-		if to == len(days) {
-			f.End = now
-		}
-		for _, d := range days[from:to] {
-			f.Met += d.Met
-			f.Late += d.Late
-			f.Overdue += d.Overdue
+	sum := func(from, to time.Time) ComplianceFigure {
+		f := ComplianceFigure{Days: int((to.Sub(from) + day - 1) / day), Start: from, End: to}
+		for i, c := range counts {
+			if !bounds[i].Before(from) && !bounds[i+1].After(to) {
+				f.Met += c.Met
+				f.Late += c.Late
+				f.Overdue += c.Overdue
+			}
 		}
 		return f
 	}
+	c := &Compliance{Start: start, End: now}
 	for _, p := range CompliancePeriods {
-		f := sum(len(days)-p, len(days))
+		f := sum(now.Add(-time.Duration(p)*day), now)
+		// Every open overdue patch was overdue in every period that ends
+		// now, whenever its due time passed.
 		f.Overdue = overdue
 		c.Periods = append(c.Periods, f)
 	}
-	for end := len(days); end > 0; end -= 7 {
-		c.Weeks = append([]ComplianceFigure{sum(max(0, end-7), end)}, c.Weeks...)
+	for end := now; end.After(start); end = end.Add(-7 * day) {
+		from := end.Add(-7 * day)
+		if from.Before(start) {
+			from = start
+		}
+		c.Weeks = append([]ComplianceFigure{sum(from, end)}, c.Weeks...)
 	}
 	return c, nil
 }

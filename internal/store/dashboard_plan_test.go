@@ -46,20 +46,19 @@ func TestUIQueryPlans(t *testing.T) {
 		{"overdue count", qOverdueCount, []any{true, ts}, "patches_open_due_order"},
 		{"overdue", qOverdue, []any{true, ts, 10}, "patches_open_due_order"},
 		{"halted", qHalted, []any{10}, "patches_halted"},
-		{"closed by day", fmt.Sprintf(qClosedByDay, x.dayIndex("closed_at")), []any{x.dayStart(now), "done", ts, ts}, "patches_closed"},
-		{"overdue by day", fmt.Sprintf(qOverdueByDay, x.dayIndex("due_at")), []any{x.dayStart(now), true, ts, ts}, "patches_open_due_order"},
+		{"closed in", qClosedIn, []any{"done", ts, ts}, "patches_closed"},
 	}
 	for _, downtime := range []*bool{nil, &yes, &no} {
 		f := BoardFilter{Kind: patchctl.KindInfrastructure, Downtime: downtime}
 		cond, args := f.where()
-		label := "any"
+		label, idx := "any", "patches_kind_state_due"
 		if downtime != nil {
-			label = fmt.Sprint(*downtime)
+			label, idx = fmt.Sprint(*downtime), "patches_infra_downtime"
 		}
 		checks = append(checks,
-			check{"board count downtime " + label, fmt.Sprintf(qBoardCount, cond), append(args, "staging"), "patches_kind_state_due"},
-			check{"board column downtime " + label, fmt.Sprintf(qBoardColumn, cond, boardOrderOpen), append(args, "staging", 20), "patches_kind_state_due"},
-			check{"board done column downtime " + label, fmt.Sprintf(qBoardColumn, cond, boardOrderClosed), append(args, "done", 20), "patches_kind_state_due"},
+			check{"board count downtime " + label, fmt.Sprintf(qBoardCount, cond), append(args, "staging"), idx},
+			check{"board column downtime " + label, fmt.Sprintf(qBoardColumn, cond, boardOrderOpen), append(args, "staging", 20), idx},
+			check{"board done column downtime " + label, fmt.Sprintf(qBoardColumn, cond, boardOrderClosed), append(args, "done", 20), idx},
 		)
 	}
 	// The patch list (store.ListPatches) with the filters the UI offers.

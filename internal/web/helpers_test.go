@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,10 +17,16 @@ import (
 	"github.com/patchctl/patchctl/internal/app/apptest"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
-	"github.com/patchctl/patchctl/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain runs the tests and removes the benchmarks' database. The web
+// tests run on SQLite; the queries behind the pages run on both engines in
+// the store and service tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	removeBenchDB()
+	os.Exit(code)
+}
 
 // client is a browser without JavaScript: a cookie jar, redirects shown to
 // the test instead of followed.

@@ -38,6 +38,13 @@ CREATE INDEX patches_open_priority_due_order ON patches (is_open, priority_rank,
 CREATE INDEX patches_kind_state_due ON patches (kind, state, (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), due_at, id);
 CREATE INDEX patches_due_order ON patches ((CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), due_at, id);
 
+-- The infrastructure boards show patches with downtime and those without
+-- apart (each has its own lifecycle). The flag lives in the target's JSON
+-- text, where json.Marshal writes "downtime":true only when it is set; this
+-- partial index on that match keeps the board from reading every
+-- infrastructure patch for each column.
+CREATE INDEX patches_infra_downtime ON patches ((target LIKE '%"downtime":true%'), state, (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END), due_at, id) WHERE kind = 'infrastructure';
+
 -- SLA compliance counts patches closed as done in a period, on time or late.
 CREATE INDEX patches_closed ON patches (state, closed_at, due_at);
 
