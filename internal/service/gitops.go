@@ -156,13 +156,35 @@ func (au *Automation) Patch(ctx context.Context, key string) (*patchctl.Patch, e
 }
 
 // PatchesByVersion returns the open patches that ship one of versions, or
-// whose merge evidence names one.
+// whose merge evidence names one, locked as Patch locks them.
 func (au *Automation) PatchesByVersion(ctx context.Context, versions ...string) ([]*patchctl.Patch, error) {
-	return au.tx.OpenPatchesByVersion(ctx, versions...)
+	ps, err := au.tx.OpenPatchesByVersion(ctx, versions...)
+	if err != nil {
+		return nil, err
+	}
+	return au.lock(ctx, ps)
+}
+
+// lock re-reads patches found by a query, in id order, locking their rows
+// on PostgreSQL: what the automation then records on them cannot race
+// another transaction's change (which would fail the revision check).
+func (au *Automation) lock(ctx context.Context, ps []*patchctl.Patch) ([]*patchctl.Patch, error) {
+	if au.s.db.Engine() != store.Postgres {
+		return ps, nil // the write transaction already holds SQLite's lock
+	}
+	out := make([]*patchctl.Patch, 0, len(ps))
+	for _, p := range ps {
+		locked, err := au.tx.Patch(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, locked)
+	}
+	return out, nil
 }
 
 // PatchesLinkedTo returns the open patches linked to one of the
-// vulnerability ids.
+// vulnerability ids, locked as Patch locks them.
 func (au *Automation) PatchesLinkedTo(ctx context.Context, ids ...string) ([]*patchctl.Patch, error) {
 	pids, err := au.tx.PatchesLinkedTo(ctx, patchctl.LinkVulnerability, ids...)
 	if err != nil || len(pids) == 0 {
@@ -170,7 +192,10 @@ func (au *Automation) PatchesLinkedTo(ctx context.Context, ids ...string) ([]*pa
 	}
 	open := true
 	ps, _, err := au.tx.ListPatches(ctx, store.PatchFilter{IDs: pids, Open: &open, Sort: "created", Limit: 1000})
-	return ps, err
+	if err != nil {
+		return nil, err
+	}
+	return au.lock(ctx, ps)
 }
 
 // Patches lists patches matching f.
