@@ -5,9 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/patchctl/patchctl"
 )
@@ -110,6 +114,9 @@ const findingInsertCols = 25
 const findingBatch = 500
 
 func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int64, now time.Time) error {
+	if tx.conn != nil && len(fs) >= copyThreshold {
+		return tx.copyFindings(ctx, fs, importID, now)
+	}
 	const batch = findingBatch
 	at := tx.ts(now)
 	var full *sql.Stmt
@@ -143,6 +150,34 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int6
 		fs = fs[n:]
 	}
 	return nil
+}
+
+// copyThreshold is the batch size from which COPY beats a multi-row INSERT
+// on PostgreSQL.
+const copyThreshold = 64
+
+var findingCopyColumns = []string{"asset_id", "vuln_id", "package", "installed_version", "fixed_version", "ecosystem", "purl",
+	"location", "severity", "severity_rank", "cvss", "cvss_vector", "epss", "kev", "title", "url", "aliases", "state", "vex_state",
+	"justification", "first_seen_at", "last_seen_at", "first_import_id", "content_hash", "patch_id"}
+
+// copyFindings loads findings with COPY on the transaction's connection.
+func (tx *Tx) copyFindings(ctx context.Context, fs []NewFinding, importID int64, now time.Time) error {
+	at := now.UTC().Truncate(time.Microsecond)
+	rows := make([][]any, len(fs))
+	for i := range fs {
+		f := &fs[i]
+		rows[i] = []any{f.AssetID, f.VulnID, f.Package, f.InstalledVersion, f.FixedVersion, f.Ecosystem, f.PURL, f.Location,
+			string(f.Severity), int64(f.Severity.Rank()), f.CVSS, f.CVSSVector, f.EPSS, f.KEV, f.Title, f.URL, f.Aliases, string(f.State),
+			f.VEXState, f.Justification, at, at, importID, f.Hash, nullID(f.PatchID)}
+	}
+	return tx.db.wrap(tx.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("COPY needs a pgx connection, got %T", dc)
+		}
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"findings"}, findingCopyColumns, pgx.CopyFromRows(rows))
+		return err
+	}))
 }
 
 func insertFindings(n int) string {

@@ -421,6 +421,9 @@ type Tx struct {
 	q
 	sqlTx *sql.Tx
 	db    *DB
+	// conn is the connection a PostgreSQL transaction runs on, kept so
+	// that bulk loads can use COPY on it (Conn.Raw) inside the transaction.
+	conn *sql.Conn
 }
 
 // InTx runs fn in a read-write transaction and commits when fn returns nil.
@@ -428,11 +431,21 @@ type Tx struct {
 // on PostgreSQL it runs at READ COMMITTED and relies on row locks
 // (SELECT ... FOR UPDATE) and the optimistic revision check.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	stx, err := db.write.BeginTx(ctx, nil)
+	var conn *sql.Conn
+	var stx *sql.Tx
+	if db.engine == Postgres {
+		if conn, err = db.write.Conn(ctx); err != nil {
+			return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot get a database connection", Err: db.wrap(err)}
+		}
+		defer conn.Close()
+		stx, err = conn.BeginTx(ctx, nil)
+	} else {
+		stx, err = db.write.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot begin a transaction", Err: db.wrap(err)}
 	}
-	tx := &Tx{q: q{db: db, x: stx, tx: true}, sqlTx: stx, db: db}
+	tx := &Tx{q: q{db: db, x: stx, tx: true}, sqlTx: stx, db: db, conn: conn}
 	if db.engine == SQLite {
 		// pgx caches prepared statements per connection by itself.
 		tx.q.stmts = &stmtCache{db: db, tx: stx, m: map[string]*sql.Stmt{}}
