@@ -540,3 +540,91 @@ func regexpFind(s, expr string) string {
 	}
 	return m[1]
 }
+
+func TestRolloutAndWindowForms(t *testing.T) {
+	f := newFixture(t, apptest.Options{})
+	eng := f.actor(patchctl.RoleEngineer)
+	k, err := f.svc().CreatePatch(f.ctx, eng, service.CreatePatch{Title: "Node pools to 1.30.5", Kind: patchctl.KindKubernetes,
+		Target: patchctl.Target{Clusters: []string{"mgmt", "main"}, Upgrade: patchctl.UpgradeNode, Version: "1.30.5-gke.1"},
+		Links:  []patchctl.Link{{Type: patchctl.LinkIssue, Ref: "https://github.com/acme/infra/issues/1"}}})
+	f.must(err)
+	f.advance(k.Key) // planned: the waves exist
+	f.advance(k.Key) // upgrading management
+	c := as(t, f.srv, patchctl.RoleEngineer)
+	p := c.get("/patches/" + k.Key)
+	p.mustContain(t, "Rollout waves", "mgmt/system", "main/pool-a", `action="/patches/`+k.Key+`/waves/1"`)
+
+	resp := c.post("/patches/"+k.Key+"/waves/1", url.Values{"op": {"start"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("start wave 1: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	c.follow(resp).mustContain(t, "Wave 1 (mgmt/system) started.")
+	// Main waves wait for the management phase: the gate says so.
+	resp = c.post("/patches/"+k.Key+"/waves/2", url.Values{"op": {"start"}})
+	if resp.Status != http.StatusConflict {
+		t.Fatalf("start a main wave during the management phase: %d", resp.Status)
+	}
+	resp.mustContain(t, "wave_in_phase", "main waves run while the patch is upgrading_main")
+	// Failing a wave needs a reason, and halts the rollout.
+	resp = c.post("/patches/"+k.Key+"/waves/1", url.Values{"op": {"fail"}, "reason": {""}})
+	if resp.Status != http.StatusBadRequest {
+		t.Fatalf("fail without reason: %d", resp.Status)
+	}
+	resp.mustContain(t, "say what failed")
+	resp = c.post("/patches/"+k.Key+"/waves/1", url.Values{"op": {"fail"}, "reason": {"nodes NotReady"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("fail wave 1: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	p = c.follow(resp)
+	p.mustContain(t, "the rollout is halted", "Rollout halted:", "nodes NotReady", "Decide on the halted rollout", "not_halted")
+	resp = c.post("/patches/"+k.Key+"/decision", url.Values{"decision": {"retry"}})
+	if resp.Status != http.StatusBadRequest {
+		t.Fatalf("decision without reason: %d", resp.Status)
+	}
+	resp.mustContain(t, `id="d-reason-error"`, `value="retry" checked`)
+	resp = c.post("/patches/"+k.Key+"/decision", url.Values{"decision": {"retry"}, "reason": {"PDB fixed"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("retry: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	c.follow(resp).mustContain(t, "Decision recorded: retry.")
+	if d, _ := f.svc().Patch(f.ctx, eng, k.Key); d.Patch.Halt != nil || d.Waves[0].State != patchctl.WavePending {
+		t.Errorf("after retry: halt %v, wave 1 %s", d.Patch.Halt, d.Waves[0].State)
+	}
+
+	// An infrastructure patch with downtime books and announces its window.
+	in, err := f.svc().CreatePatch(f.ctx, eng, service.CreatePatch{Title: "PostgreSQL 15.8", Kind: patchctl.KindInfrastructure,
+		Target: patchctl.Target{System: "postgres-primary", Downtime: true},
+		Links:  []patchctl.Link{{Type: patchctl.LinkVulnerability, Ref: "CVE-2024-7348", Attributes: patchctl.Attributes{CVSS: 7.5}}}})
+	f.must(err)
+	p = c.get("/patches/" + in.Key)
+	p.mustContain(t, "Maintenance window", "No window booked yet.", `action="/patches/`+in.Key+`/window"`)
+	resp = c.post("/patches/"+in.Key+"/window", url.Values{"start": {"2026-11-10T22:00"}, "end": {"2026-11-10T21:00"}})
+	if resp.Status != http.StatusBadRequest {
+		t.Fatalf("window ending before it starts: %d", resp.Status)
+	}
+	resp.mustContain(t, `id="w-end-error"`, "must be after start", `value="2026-11-10T22:00"`, `value="2026-11-10T21:00"`)
+	resp = c.post("/patches/"+in.Key+"/window", url.Values{"start": {"Tuesday"}, "end": {""}})
+	resp.mustContain(t, `id="w-start-error"`, "YYYY-MM-DDTHH:MM", `id="w-end-error"`)
+	resp = c.post("/patches/"+in.Key+"/window", url.Values{"start": {"2026-11-10T22:00"}, "end": {"2026-11-11T00:00"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("book window: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	p = c.follow(resp)
+	p.mustContain(t, "Window booked: Tue 10 Nov 2026 22:00 UTC to Wed 11 Nov 2026 00:00 UTC.", "Announce it")
+	resp = c.post("/patches/"+in.Key+"/announce", url.Values{"channel": {"#sre"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("announce: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	c.follow(resp).mustContain(t, "Window announced to #sre.", "announcement")
+	// The version form of infrastructure patches.
+	p = c.get("/patches/" + in.Key)
+	p.mustContain(t, `action="/patches/`+in.Key+`/version"`)
+	resp = c.post("/patches/"+in.Key+"/version", url.Values{"version": {"15.8"}})
+	if resp.Status != http.StatusSeeOther {
+		t.Fatalf("set version: %d\n%s", resp.Status, excerpt(resp.Body))
+	}
+	c.follow(resp).mustContain(t, "Version set to 15.8.")
+	b := c.get("/patches/board?kind=infrastructure&downtime=true")
+	b.mustContain(t, in.Key, `id="col-scheduled"`)
+	c.get("/patches/board?kind=infrastructure").mustNotContain(t, in.Key)
+}
