@@ -232,6 +232,14 @@ func TestBrowserPatchWalk(t *testing.T) {
 	b.click(`a[href="/patches/new"]`)
 	b.see("New patch")
 	b.shoot("new-patch")
+	// An empty form comes back with the errors next to the fields.
+	b.fill("#n-description", "libwebp heap overflow in image decoding")
+	b.click(`form.form-new button[type=submit]`)
+	b.see("Check the form", "a title is required", "name the application the patch changes")
+	if v, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#n-description").value`)); v != "libwebp heap overflow in image decoding" {
+		t.Errorf("the description was not kept: %q", v)
+	}
+	b.shoot("new-patch-errors")
 	b.fill("#n-title", "Upgrade libwebp to 1.3.2 in storefront")
 	b.fill("#n-application", "storefront")
 	b.fill("#n-repository", "acme/storefront")

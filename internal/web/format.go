@@ -18,38 +18,52 @@ import (
 // funcs are the template functions.
 func (u *UI) funcs() template.FuncMap {
 	return template.FuncMap{
-		"asset":    func(name string) string { return u.assets[name] },
-		"sla":      SLA,
-		"slaClass": slaClass,
-		"human":    Human,
-		"ago":      ago,
-		"when":     when,
-		"whenp":    whenPtr,
-		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"label":    label,
-		"target":   targetText,
-		"event":    describe,
-		"subject":  subjectLink,
-		"pct":      pct,
-		"dict":     dict,
-		"join":     strings.Join,
-		"has":      func(list []string, s string) bool { return slices.Contains(list, s) },
-		"add":      func(a, b int) int { return a + b },
-		"terminal": func(s patchctl.State) bool { return s.Terminal() },
-		"gateHelp": gateHelpFor,
-		"stamp":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"evParts":  evParts,
-		"lastEvidence": func(ev []patchctl.Evidence, kind string) *patchctl.Evidence {
-			for i := len(ev) - 1; i >= 0; i-- {
-				if string(ev[i].Kind) == kind {
-					return &ev[i]
-				}
-			}
-			return nil
-		},
-		"short":    short,
-		"refusing": patchctl.Refusing,
+		"asset":        func(name string) string { return u.assets[name] },
+		"sla":          SLA,
+		"slaClass":     slaClass,
+		"human":        Human,
+		"ago":          ago,
+		"when":         when,
+		"whenp":        whenPtr,
+		"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"label":        label,
+		"target":       targetText,
+		"event":        describe,
+		"subject":      subjectLink,
+		"pct":          pct,
+		"dict":         dict,
+		"join":         strings.Join,
+		"has":          func(list []string, s string) bool { return slices.Contains(list, s) },
+		"add":          func(a, b int) int { return a + b },
+		"terminal":     func(s patchctl.State) bool { return s.Terminal() },
+		"gateHelp":     gateHelpFor,
+		"stamp":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"evParts":      evParts,
+		"lastEvidence": lastEvidence,
+		"errorFields":  errorFields,
+		"short":        short,
+		"refusing":     patchctl.Refusing,
 	}
+}
+
+// lastEvidence returns the latest evidence of a kind, or nil.
+func lastEvidence(ev []patchctl.Evidence, kind string) *patchctl.Evidence {
+	for i := len(ev) - 1; i >= 0; i-- {
+		if string(ev[i].Kind) == kind {
+			return &ev[i]
+		}
+	}
+	return nil
+}
+
+// errorFields lists the fields of a form that have an error, sorted.
+func errorFields(f *form) []string {
+	out := make([]string, 0, len(f.Errors))
+	for name := range f.Errors {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // SLA renders a patch's due time as people read it, relative to now:
