@@ -93,7 +93,7 @@ func (u *UI) addEvidence(w http.ResponseWriter, r *http.Request, s *service.WebS
 	}
 	e := evidenceFromForm(f)
 	need := map[string]string{}
-	for _, fd := range evidenceFields(e.Kind, &patchctl.Patch{Key: r.PathValue("id")}, nil, nil) {
+	for _, fd := range evidenceInputs(e.Kind, &patchctl.Patch{Key: r.PathValue("id")}, nil, nil) {
 		if fd.Required && fd.Type != "select" {
 			need[fd.Name] = "required for " + label(string(e.Kind)) + " evidence"
 		}

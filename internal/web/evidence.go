@@ -38,8 +38,8 @@ func formKinds() []patchctl.EvidenceKind {
 
 var passFail = []string{patchctl.ResultPassed, patchctl.ResultFailed}
 
-// evidenceFields returns the inputs of one kind of evidence for a patch.
-func evidenceFields(kind patchctl.EvidenceKind, p *patchctl.Patch, envs []string, waves []patchctl.Wave) []evField {
+// evidenceInputs returns the inputs of one kind of evidence for a patch.
+func evidenceInputs(kind patchctl.EvidenceKind, p *patchctl.Patch, envs []string, waves []patchctl.Wave) []evField {
 	env := evField{Name: "environment", Label: "Environment", Type: "select", Options: envs, Required: true}
 	version := evField{Name: "version", Label: "Version", Type: "text", Required: true, Help: "The version this evidence is about: a merge commit, image tag or release."}
 	result := evField{Name: "result", Label: "Result", Type: "select", Options: passFail, Required: true}
@@ -243,7 +243,7 @@ func (u *UI) evidenceFields(w http.ResponseWriter, r *http.Request, s *service.W
 	cfg := u.svc.Config()
 	f := newForm(nil)
 	evidenceDefaults(f, kind, d, cfg.Environments)
-	data := evidenceFieldsData{Kind: kind, Fields: evidenceFields(kind, d.Patch, envNames(cfg.Environments), d.Waves), Form: f}
+	data := evidenceFieldsData{Kind: kind, Fields: evidenceInputs(kind, d.Patch, envNames(cfg.Environments), d.Waves), Form: f}
 	u.renderTemplate(w, r, "patch", "evidence-fields", http.StatusOK, data)
 }
 

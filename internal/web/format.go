@@ -21,7 +21,6 @@ func (u *UI) funcs() template.FuncMap {
 		"asset":        func(name string) string { return u.assets[name] },
 		"sla":          SLA,
 		"slaClass":     slaClass,
-		"human":        Human,
 		"ago":          ago,
 		"when":         when,
 		"whenp":        whenPtr,

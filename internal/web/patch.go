@@ -107,7 +107,7 @@ func (u *UI) showPatch(w http.ResponseWriter, r *http.Request, s *service.WebSes
 	data.EvKind = kind
 	ev.Default("kind", string(kind))
 	evidenceDefaults(ev, kind, d, cfg.Environments)
-	data.EvFields = evidenceFields(kind, d.Patch, data.Envs, d.Waves)
+	data.EvFields = evidenceInputs(kind, d.Patch, data.Envs, d.Waves)
 
 	so := data.Forms["signoff"]
 	so.Default("version", d.Patch.Version)
