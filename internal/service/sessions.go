@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,6 +25,15 @@ const (
 // idle end: at most once a minute per session, so that reading pages does
 // not queue behind SQLite's single writer.
 const sessionTouchEvery = time.Minute
+
+// Why Session refused a session: the cause wrapped in its unauthorized
+// error, so that a transport can say it in its own words.
+var (
+	ErrSessionUnknown = errors.New("unknown session")
+	ErrSessionRevoked = errors.New("the session's token was revoked or expired")
+	ErrSessionIdle    = errors.New("the session was idle too long")
+	ErrSessionExpired = errors.New("the session reached its maximum age")
+)
 
 // WebSession is a signed-in browser session.
 type WebSession struct {
@@ -116,26 +126,27 @@ func (s *Service) Session(ctx context.Context, secret string) (*WebSession, erro
 	}
 	row, t, err := s.db.Read().SessionByHash(ctx, HashToken(secret))
 	if patchctl.ErrorCode(err) == patchctl.CodeUnauthorized {
-		return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "your session has ended; sign in again")
+		return nil, &patchctl.Error{Code: patchctl.CodeUnauthorized, Message: "your session has ended; sign in again", Err: ErrSessionUnknown}
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := s.Now()
 	var why string
+	var cause error
 	switch {
 	case !tokenLive(t, now):
-		why = "your session ended because its API token was revoked or expired"
+		why, cause = "your session ended because its API token was revoked or expired", ErrSessionRevoked
 	case !now.Before(row.ExpiresAt):
-		why = "your session expired; sign in again"
+		why, cause = "your session expired; sign in again", ErrSessionExpired
 	case !now.Before(row.IdleUntil):
-		why = fmt.Sprintf("your session ended after %d hours without use; sign in again", int(SessionIdle.Hours()))
+		why, cause = fmt.Sprintf("your session ended after %d hours without use; sign in again", int(SessionIdle.Hours())), ErrSessionIdle
 	}
-	if why != "" {
+	if cause != nil {
 		if err := s.db.InTx(ctx, func(tx *store.Tx) error { return tx.DeleteSession(ctx, row.ID) }); err != nil {
 			s.log.Warn("session cleanup failed", "session", row.ID, "err", err)
 		}
-		return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "%s", why)
+		return nil, &patchctl.Error{Code: patchctl.CodeUnauthorized, Message: why, Err: cause}
 	}
 	ws := &WebSession{ID: row.ID, Actor: patchctl.Actor{Name: t.Name, Role: t.Role, TokenID: t.ID}, CSRF: row.CSRF,
 		CreatedAt: row.CreatedAt, IdleUntil: row.IdleUntil, ExpiresAt: row.ExpiresAt}

@@ -84,8 +84,8 @@ func TestSessionRefusals(t *testing.T) {
 			t.Errorf("signing in with a revoked token: %v", err)
 		}
 		// Revoking a token ends its sessions.
-		if _, err := f.svc.Session(f.ctx, live.Secret); code(err) != patchctl.CodeUnauthorized {
-			t.Errorf("session of a revoked token: %v, want unauthorized", err)
+		if _, err := f.svc.Session(f.ctx, live.Secret); code(err) != patchctl.CodeUnauthorized || !errors.Is(err, service.ErrSessionRevoked) {
+			t.Errorf("session of a revoked token: %v, want unauthorized (revoked)", err)
 		}
 		if _, err := f.svc.Session(f.ctx, "made-up"); code(err) != patchctl.CodeUnauthorized {
 			t.Errorf("unknown session: %v", err)
@@ -110,8 +110,8 @@ func TestSessionExpiry(t *testing.T) {
 			t.Fatalf("used within the idle limit: %v", err)
 		}
 		f.clock.Advance(service.SessionIdle)
-		if _, err := f.svc.Session(f.ctx, idle.Secret); code(err) != patchctl.CodeUnauthorized {
-			t.Fatalf("idle for %s: %v, want unauthorized", service.SessionIdle, err)
+		if _, err := f.svc.Session(f.ctx, idle.Secret); code(err) != patchctl.CodeUnauthorized || !errors.Is(err, service.ErrSessionIdle) {
+			t.Fatalf("idle for %s: %v, want unauthorized (idle)", service.SessionIdle, err)
 		}
 		if n, _ := f.db.Read().CountSessions(f.ctx, tok.Token.ID); n != 0 {
 			t.Errorf("%d rows of the idle session remain", n)
@@ -127,8 +127,8 @@ func TestSessionExpiry(t *testing.T) {
 			}
 		}
 		f.clock.Set(busy.CreatedAt.Add(service.SessionMaxAge))
-		if _, err := f.svc.Session(f.ctx, busy.Secret); code(err) != patchctl.CodeUnauthorized {
-			t.Errorf("at the absolute limit: %v, want unauthorized", err)
+		if _, err := f.svc.Session(f.ctx, busy.Secret); code(err) != patchctl.CodeUnauthorized || !errors.Is(err, service.ErrSessionExpired) {
+			t.Errorf("at the absolute limit: %v, want unauthorized (expired)", err)
 		}
 
 		// A token that expires sooner ends the session with it.
