@@ -20,9 +20,11 @@ func (e *env) serveCmd() *cobra.Command {
 	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the server: REST API, webhooks, scheduler (and the web UI)",
-		Long: `Run patchctl: the REST API under /api/v1 (OpenAPI at /api/v1/openapi.json),
-/healthz, /readyz, /metrics, and the durable scheduler. On SIGTERM or SIGINT it
+		Short: "Run the server: web UI, REST API, webhooks and the scheduler",
+		Long: `Run patchctl: the web UI at / (sign in with an API token), the REST API under
+/api/v1 (OpenAPI at /api/v1/openapi.json), webhooks under /hooks (GitHub, Argo CD),
+/healthz, /readyz, /metrics, and the durable scheduler (SLA escalations, risk
+acceptance expiries, feed downloads, GitOps reconcile). On SIGTERM or SIGINT it
 stops accepting connections and lets in-flight requests finish.
 
 The first run on an empty database prints an admin token (shown once).
