@@ -25,7 +25,7 @@ const (
 
 // rollbackAttempts bounds the attempts at a rollback that fails before
 // anything changed remotely (Argo CD or GitHub unreachable): with the
-// scheduler's backoff, eight attempts take about eight minutes. It is below
+// scheduler's backoff, eight attempts take about four minutes. It is below
 // the scheduler's own limit, so that the last failure is recorded and
 // on-call paged rather than the timer silently marked failed.
 const rollbackAttempts = 8
