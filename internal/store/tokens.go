@@ -102,11 +102,6 @@ func (tx *Tx) RevokeToken(ctx context.Context, id int64, by string, at time.Time
 	if _, err := tx.exec(ctx, `UPDATE tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?`, tx.ts(at), by, id); err != nil {
 		return nil, err
 	}
-	// Its web sessions end with it (lookups refuse them already; this
-	// removes the rows).
-	if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_id = ?`, id); err != nil {
-		return nil, err
-	}
 	at = Micro(at)
 	t.RevokedAt, t.RevokedBy = &at, by
 	return t, nil
