@@ -231,6 +231,14 @@ func (a *App) Serve(ctx context.Context, l net.Listener, grace time.Duration) er
 			err = serr
 		}
 	}
+	// Import jobs started before the shutdown finish within the grace
+	// period; one cut short is marked failed at the next start and stored
+	// nothing (an import is one transaction).
+	jctx, cancel := context.WithTimeout(context.Background(), grace)
+	if werr := a.Intake.Wait(jctx); werr != nil {
+		a.log.Warn("import jobs still running at shutdown", "err", werr)
+	}
+	cancel()
 	stopSched()
 	wg.Wait()
 	return err

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -168,29 +167,9 @@ func (a *API) createImport(ctx context.Context, actor patchctl.Actor, in *import
 		return nil, a.tooLarge(err)
 	}
 	opts.Size = n
-	started := make(chan int64, 1)
-	opts.OnStart = func(id int64) { started <- id }
-	done := make(chan error, 1)
-	go func() {
-		defer os.Remove(f.Name())
-		defer f.Close()
-		// The job outlives the request.
-		jctx := context.WithoutCancel(ctx)
-		_, err := a.intake.Import(jctx, actor, f, opts)
-		if err != nil {
-			a.log.Warn("import job failed", "err", err)
-		}
-		done <- err
-	}()
-	var id int64
-	select {
-	case id = <-started:
-	case err := <-done:
-		if err != nil {
-			return nil, err
-		}
-	case <-time.After(30 * time.Second):
-		return nil, patchctl.Errorf(patchctl.CodeUnavailable, "the import job did not start")
+	id, err := a.intake.StartJob(ctx, actor, f, opts)
+	if err != nil {
+		return nil, err
 	}
 	im, err := a.svc.DB().Read().ImportByID(ctx, id)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"sort"
@@ -44,6 +45,7 @@ type Intake struct {
 	mu      sync.Mutex
 	running map[int64]*Progress
 	profile func(start bool) error
+	jobs    sync.WaitGroup
 
 	// links caches the trigger links of group patches by revision: every
 	// change of a patch's links bumps its revision, so a cached entry with
@@ -1101,4 +1103,52 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// StartJob imports a spooled report in the background and returns once the
+// import is recorded (its id is known). The file is removed when the job
+// ends. Jobs outlive the request that started them; Wait lets a server stop
+// after its running jobs finished.
+func (in *Intake) StartJob(ctx context.Context, a patchctl.Actor, f *os.File, opts Options) (int64, error) {
+	started := make(chan int64, 1)
+	prev := opts.OnStart
+	opts.OnStart = func(id int64) {
+		if prev != nil {
+			prev(id)
+		}
+		started <- id
+	}
+	done := make(chan error, 1)
+	in.jobs.Add(1)
+	go func() {
+		defer in.jobs.Done()
+		defer os.Remove(f.Name())
+		defer f.Close()
+		_, err := in.Import(context.WithoutCancel(ctx), a, f, opts)
+		if err != nil {
+			in.log.Warn("import job failed", "source", opts.Source, "err", err)
+		}
+		done <- err
+	}()
+	select {
+	case id := <-started:
+		return id, nil
+	case err := <-done:
+		return 0, err
+	}
+}
+
+// Wait blocks until the running import jobs end or ctx ends.
+func (in *Intake) Wait(ctx context.Context) error {
+	ch := make(chan struct{})
+	go func() {
+		in.jobs.Wait()
+		close(ch)
+	}()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
