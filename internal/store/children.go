@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/patchctl/patchctl"
@@ -73,67 +72,47 @@ func (x q) Links(ctx context.Context, patchID int64) ([]patchctl.Link, error) {
 // Revisions returns the current revision of each patch.
 func (x q) Revisions(ctx context.Context, patchIDs []int64) (map[int64]int64, error) {
 	out := map[int64]int64{}
-	for len(patchIDs) > 0 {
-		n := min(500, len(patchIDs))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range patchIDs[:n] {
-			args[i] = id
-		}
+	err := inChunks(patchIDs, func(ph string, args []any) error {
 		rows, err := x.query(ctx, `SELECT id, revision FROM patches WHERE id IN (`+ph+`)`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id, rev int64
 			if err := rows.Scan(&id, &rev); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[id] = rev
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, x.db.wrap(err)
-		}
-		patchIDs = patchIDs[n:]
-	}
-	return out, nil
+		return x.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // LinksOf lists the trigger links of several patches at once.
 func (x q) LinksOf(ctx context.Context, patchIDs []int64) (map[int64][]patchctl.Link, error) {
 	out := map[int64][]patchctl.Link{}
-	for len(patchIDs) > 0 {
-		n := min(500, len(patchIDs))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range patchIDs[:n] {
-			args[i] = id
-		}
+	err := inChunks(patchIDs, func(ph string, args []any) error {
 		rows, err := x.query(ctx, `SELECT patch_id, id, type, ref, aliases, attributes, detected_at, added_by, added_at
 			FROM patch_links WHERE patch_id IN (`+ph+`) ORDER BY id`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var pid int64
 			var l patchctl.Link
 			var det, added tscan
 			if err := rows.Scan(&pid, &l.ID, &l.Type, &l.Ref, jsonText{&l.Aliases}, jsonText{&l.Attributes}, &det, &l.AddedBy, &added); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			l.DetectedAt, l.AddedAt = det.t, added.t
 			out[pid] = append(out[pid], l)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, x.db.wrap(err)
-		}
-		patchIDs = patchIDs[n:]
-	}
-	return out, nil
+		return x.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // PatchesLinkedTo returns the ids of patches with a link of type and ref.

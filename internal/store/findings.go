@@ -235,21 +235,13 @@ func (tx *Tx) CloseFindings(ctx context.Context, ids []int64, importID int64, no
 		accepted_reason = '', accepted_by = '', accepted_at = NULL, accept_expires_at = NULL WHERE id IN (%s)`, tx.ts(now), importID)
 }
 
-// eachIDs runs a statement with an IN list over ids in chunks.
+// eachIDs runs a statement whose IN list (%s) takes ids, chunk by chunk,
+// after the leading arguments.
 func (tx *Tx) eachIDs(ctx context.Context, ids []int64, format string, lead ...any) error {
-	for len(ids) > 0 {
-		n := min(500, len(ids))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := append([]any{}, lead...)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		if _, err := tx.exec(ctx, strings.Replace(format, "%s", ph, 1), args...); err != nil {
-			return err
-		}
-		ids = ids[n:]
-	}
-	return nil
+	return inChunks(ids, func(ph string, args []any) error {
+		_, err := tx.exec(ctx, strings.Replace(format, "%s", ph, 1), append(append([]any{}, lead...), args...)...)
+		return err
+	})
 }
 
 // SetFindingsPatch attaches findings to the patch that fixes them.
@@ -275,82 +267,34 @@ type Ungrouped struct {
 	FirstSeenAt  time.Time
 }
 
-// UngroupedByID is UngroupedFindings restricted to the given findings.
+// UngroupedByID returns those of the given findings that are open, have a
+// fixed version and no open patch (none yet, or a closed one: the finding
+// came back after its patch shipped).
 func (tx *Tx) UngroupedByID(ctx context.Context, ids []int64) ([]Ungrouped, error) {
 	var out []Ungrouped
-	for len(ids) > 0 {
-		n := min(500, len(ids))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, 0, n+1)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
+	err := inChunks(ids, func(ph string, args []any) error {
 		rows, err := tx.query(ctx, `SELECT f.id, f.asset_id, a.name, a.grp, a.kind, f.vuln_id, f.package, f.fixed_version, f.severity,
 			f.cvss, f.cvss_vector, f.epss, f.kev, f.first_seen_at FROM findings f JOIN assets a ON a.id = f.asset_id
 			WHERE f.id IN (`+ph+`) AND f.state = 'open' AND f.fixed_version <> ''
 			AND (f.patch_id IS NULL OR f.patch_id IN (SELECT p.id FROM patches p WHERE p.is_open = ?))
 			ORDER BY f.id`, append(args, false)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var u Ungrouped
 			var first tscan
 			if err := rows.Scan(&u.ID, &u.AssetID, &u.AssetName, &u.AssetGroup, &u.AssetKind, &u.VulnID, &u.Package, &u.FixedVersion,
 				&u.Severity, &u.CVSS, &u.CVSSVector, &u.EPSS, &u.KEV, &first); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			u.FirstSeenAt = first.t
 			out = append(out, u)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, tx.db.wrap(err)
-		}
-		ids = ids[n:]
-	}
-	return out, nil
-}
-
-// UngroupedFindings lists the open findings of the assets that have a fixed
-// version and no open patch (none yet, or a closed one: the finding came
-// back after its patch shipped).
-func (tx *Tx) UngroupedFindings(ctx context.Context, assetIDs []int64) ([]Ungrouped, error) {
-	var out []Ungrouped
-	for len(assetIDs) > 0 {
-		n := min(500, len(assetIDs))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range assetIDs[:n] {
-			args[i] = id
-		}
-		rows, err := tx.query(ctx, `SELECT f.id, f.asset_id, a.name, a.grp, a.kind, f.vuln_id, f.package, f.fixed_version, f.severity,
-			f.cvss, f.cvss_vector, f.epss, f.kev, f.first_seen_at FROM findings f JOIN assets a ON a.id = f.asset_id
-			WHERE f.asset_id IN (`+ph+`) AND f.state = 'open' AND f.fixed_version <> ''
-			AND (f.patch_id IS NULL OR f.patch_id IN (SELECT p.id FROM patches p WHERE p.is_open = ?))
-			ORDER BY f.id`, append(args, false)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var u Ungrouped
-			var first tscan
-			if err := rows.Scan(&u.ID, &u.AssetID, &u.AssetName, &u.AssetGroup, &u.AssetKind, &u.VulnID, &u.Package, &u.FixedVersion,
-				&u.Severity, &u.CVSS, &u.CVSSVector, &u.EPSS, &u.KEV, &first); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			u.FirstSeenAt = first.t
-			out = append(out, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, tx.db.wrap(err)
-		}
-		assetIDs = assetIDs[n:]
-	}
-	return out, nil
+		return tx.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // GroupPatch returns the open patch of a group, or 0.
@@ -367,36 +311,26 @@ func (tx *Tx) GroupPatch(ctx context.Context, key string) (int64, error) {
 // GroupPatches returns the open patch of each of the group keys that has one.
 func (tx *Tx) GroupPatches(ctx context.Context, keys []string) (map[string]int64, error) {
 	out := map[string]int64{}
-	for len(keys) > 0 {
-		n := min(500, len(keys))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, 0, n+1)
-		for _, k := range keys[:n] {
-			args = append(args, k)
-		}
+	err := inChunks(keys, func(ph string, args []any) error {
 		// EXISTS keeps the plan a key lookup per group whatever the
 		// planner guesses about patches.
 		rows, err := tx.query(ctx, `SELECT g.group_key, MAX(g.patch_id) FROM patch_groups g WHERE g.group_key IN (`+ph+`)
 			AND EXISTS (SELECT 1 FROM patches p WHERE p.id = g.patch_id AND p.is_open = ?) GROUP BY g.group_key`, append(args, true)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var k string
 			var id int64
 			if err := rows.Scan(&k, &id); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[k] = id
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, tx.db.wrap(err)
-		}
-		keys = keys[n:]
-	}
-	return out, nil
+		return tx.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // AddGroupPatch remembers the patch of a group.
@@ -420,33 +354,23 @@ type VulnInfo struct {
 // Vulns reads the enrichment of the given ids (missing ones are absent).
 func (x q) Vulns(ctx context.Context, ids []string) (map[string]VulnInfo, error) {
 	out := map[string]VulnInfo{}
-	for len(ids) > 0 {
-		n := min(500, len(ids))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
+	err := inChunks(ids, func(ph string, args []any) error {
 		rows, err := x.query(ctx, `SELECT id, kev, kev_added, kev_due, kev_ransomware, epss, epss_percentile, epss_date
 			FROM vulnerabilities WHERE id IN (`+ph+`)`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var v VulnInfo
 			if err := rows.Scan(&v.ID, &v.KEV, &v.KEVAdded, &v.KEVDue, &v.KEVRansomware, &v.EPSS, &v.EPSSPercentile, &v.EPSSDate); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[v.ID] = v
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, x.db.wrap(err)
-		}
-		ids = ids[n:]
-	}
-	return out, nil
+		return x.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // KEVIDs lists the vulnerabilities on the KEV catalog.
@@ -534,67 +458,53 @@ func abs(f float64) float64 {
 func (tx *Tx) EnrichFindings(ctx context.Context, vulnIDs []string) ([]int64, error) {
 	seen := map[int64]bool{}
 	var patches []int64
-	for len(vulnIDs) > 0 {
-		n := min(500, len(vulnIDs))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range vulnIDs[:n] {
-			args[i] = id
-		}
+	err := inChunks(vulnIDs, func(ph string, args []any) error {
 		if _, err := tx.exec(ctx, `UPDATE findings SET
 			kev = (SELECT v.kev FROM vulnerabilities v WHERE v.id = findings.vuln_id),
 			epss = (SELECT v.epss FROM vulnerabilities v WHERE v.id = findings.vuln_id)
 			WHERE vuln_id IN (`+ph+`) AND EXISTS (SELECT 1 FROM vulnerabilities v WHERE v.id = findings.vuln_id)`, args...); err != nil {
-			return nil, err
+			return err
 		}
 		rows, err := tx.query(ctx, `SELECT DISTINCT patch_id FROM findings WHERE vuln_id IN (`+ph+`) AND patch_id IS NOT NULL`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id int64
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			if !seen[id] {
 				seen[id] = true
 				patches = append(patches, id)
 			}
 		}
-		rows.Close()
-		vulnIDs = vulnIDs[n:]
-	}
-	return patches, nil
+		return tx.db.wrap(rows.Err())
+	})
+	return patches, err
 }
 
 // Aliases resolves ids to their canonical ids (ids without an alias map to
 // themselves and are absent from the result).
 func (x q) Aliases(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	for len(ids) > 0 {
-		n := min(500, len(ids))
-		ph := strings.TrimSuffix(strings.Repeat("?,", n), ",")
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
+	err := inChunks(ids, func(ph string, args []any) error {
 		rows, err := x.query(ctx, `SELECT alias, canonical FROM vuln_aliases WHERE alias IN (`+ph+`)`, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var a, c string
 			if err := rows.Scan(&a, &c); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			out[a] = c
 		}
-		rows.Close()
-		ids = ids[n:]
-	}
-	return out, nil
+		return x.db.wrap(rows.Err())
+	})
+	return out, err
 }
 
 // AddAliases records alias → canonical pairs (first writer wins).
@@ -643,11 +553,6 @@ func (db *DB) StartImport(ctx context.Context, im *Import) error {
 	return db.wrap(db.write.QueryRowContext(ctx, db.bind(`INSERT INTO imports (format, source, actor, status, started_at, bytes_total,
 		content_hash, asset_override) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`), im.Format, im.Source, im.Actor, ImportRunning,
 		q.ts(im.StartedAt), im.BytesTotal, im.ContentHash, im.AssetOverride).Scan(&im.ID))
-}
-
-// ImportProgress records how far a running import got.
-func (db *DB) ImportProgress(ctx context.Context, id, bytesRead, records int64) error {
-	return db.Exec(ctx, `UPDATE imports SET bytes_read = ?, records = ? WHERE id = ? AND status = 'running'`, bytesRead, records, id)
 }
 
 // FinishImport records the outcome of an import.
