@@ -6,7 +6,6 @@ import "net/http"
 // in its own file of this package (ui.go, hooks.go) and is listed here
 // explicitly, in the order its routes are registered.
 func (a *App) mountTransports(mux *http.ServeMux) {
-	_ = mux
 	a.mountHooks(mux)
 	a.mountUI(mux)
 }

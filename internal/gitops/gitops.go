@@ -64,8 +64,8 @@ type Options struct {
 	// Getenv reads the environment variables the configuration names for
 	// secrets; nil means os.Getenv.
 	Getenv func(string) string
-	// Findings receives GitHub vulnerability alerts. While it is nil (no
-	// finding intake wired), alert deliveries are recorded as unmatched.
+	// Findings receives GitHub vulnerability alerts (serve passes the
+	// intake). While it is nil, alert deliveries are recorded as unmatched.
 	Findings FindingSink
 	// GitHubHTTPClient and ArgoCDHTTPClient replace the clients' default
 	// transports (tests, custom CA pools).

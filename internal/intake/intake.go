@@ -345,6 +345,9 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 			}
 			sum.DurationMS = time.Since(start).Milliseconds()
 			prog.BytesRead.Store(im.BytesTotal)
+			if err := auditImport(ctx, tx, a, sum, im, now); err != nil {
+				return err
+			}
 			return tx.FinishImport(ctx, im.ID, sum, assets, im.BytesTotal, int64(sum.FindingsInReport), in.svc.Now())
 		}
 		run := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: prog,
@@ -376,6 +379,9 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 		for i, st := range run.order {
 			ids[i] = st.asset.ID
 		}
+		if err := auditImport(ctx, tx, a, sum, im, now); err != nil {
+			return err
+		}
 		return tx.FinishImport(ctx, im.ID, sum, ids, prog.BytesRead.Load(), prog.Records.Load(), in.svc.Now())
 	})
 	if err != nil {
@@ -395,6 +401,49 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 	in.log.Info("import done", "import_id", im.ID, "format", sum.Format, "findings", sum.FindingsInReport, "new", sum.FindingsNew,
 		"closed", sum.FindingsClosed, "patches_created", sum.PatchesCreated, "ms", sum.DurationMS)
 	return sum, nil
+}
+
+// importAudit is what the audit log keeps of an import: its counts, not
+// its findings (those are in the findings table, each marked with the
+// import that last changed it).
+type importAudit struct {
+	ImportID         int64          `json:"import_id"`
+	Format           string         `json:"format"`
+	Tool             string         `json:"tool,omitempty"`
+	Source           string         `json:"source,omitempty"`
+	ContentHash      string         `json:"content_hash,omitempty"`
+	Assets           int            `json:"assets"`
+	FirstAsset       string         `json:"asset,omitempty"`
+	FindingsInReport int            `json:"findings_in_report"`
+	FindingsNew      int            `json:"findings_new"`
+	FindingsUpdated  int            `json:"findings_updated"`
+	FindingsClosed   int            `json:"findings_closed"`
+	FindingsReopened int            `json:"findings_reopened"`
+	VEXApplied       int            `json:"vex_applied,omitempty"`
+	BySeverity       map[string]int `json:"by_severity"`
+	PatchesCreated   int            `json:"patches_created"`
+	PatchesUpdated   int            `json:"patches_updated"`
+	Patches          []string       `json:"patches,omitempty"`
+	PatchesTruncated bool           `json:"patches_truncated,omitempty"`
+	Notes            []string       `json:"notes,omitempty"`
+}
+
+// auditImport appends the import's audit event in its transaction. The
+// patches it created are audited each on their own (patch.create).
+func auditImport(ctx context.Context, tx *store.Tx, a patchctl.Actor, sum *Summary, im *store.Import, now time.Time) error {
+	d := importAudit{ImportID: im.ID, Format: sum.Format, Tool: sum.Tool, Source: im.Source, ContentHash: im.ContentHash,
+		Assets: len(sum.Assets), FirstAsset: sum.Asset, FindingsInReport: sum.FindingsInReport, FindingsNew: sum.FindingsNew,
+		FindingsUpdated: sum.FindingsUpdated, FindingsClosed: sum.FindingsClosed, FindingsReopened: sum.FindingsReopened,
+		VEXApplied: sum.VEXApplied, BySeverity: sum.BySeverity, PatchesCreated: sum.PatchesCreated, PatchesUpdated: sum.PatchesUpdated,
+		Patches: sum.Patches, Notes: sum.Notes}
+	if len(d.Patches) > 200 {
+		d.Patches, d.PatchesTruncated = d.Patches[:200], true
+	}
+	if len(d.Notes) > 20 {
+		d.Notes = d.Notes[:20]
+	}
+	e := &patchctl.AuditEvent{At: now, Actor: a.Name, Role: a.Role, Action: "import." + sum.Format, Subject: fmt.Sprintf("import:%d", im.ID)}
+	return tx.Audit(ctx, e, d)
 }
 
 // identical is the summary of a re-import recognised as byte-identical to
@@ -459,10 +508,12 @@ type run struct {
 // groupState is one patch group touched by the import.
 type groupState struct {
 	key, grp, pkg, fix, asset string
-	patchID                   int64
-	created                   bool
-	aggs                      map[string]*service.VulnAggregate
-	order                     []string
+	// repo is the GitHub repository (owner/name) of a repository asset.
+	repo    string
+	patchID int64
+	created bool
+	aggs    map[string]*service.VulnAggregate
+	order   []string
 }
 
 func (r *run) parseOverride(s string) error {
@@ -968,6 +1019,9 @@ func (r *run) groupFor(ctx context.Context, st *assetState, pkg, fix string) (*g
 		return g, nil
 	}
 	g := &groupState{key: key, grp: grp, pkg: pkg, fix: fix, asset: st.asset.Name, aggs: map[string]*service.VulnAggregate{}}
+	if st.asset.Kind == patchctl.AssetRepository {
+		g.repo = githubRepo(st.asset.Name)
+	}
 	pid, known := r.groupPatches[key]
 	if !known {
 		var err error
@@ -1091,9 +1145,27 @@ func (r *run) patchFor(g *groupState) service.CreatePatch {
 	if kind == patchctl.KindInfrastructure {
 		in.Target = patchctl.Target{System: firstNonEmpty(rule.System, g.grp)}
 	} else {
-		in.Target = patchctl.Target{Application: firstNonEmpty(rule.Application, g.grp), Repository: rule.Repository}
+		in.Target = patchctl.Target{Application: firstNonEmpty(rule.Application, g.grp), Repository: firstNonEmpty(rule.Repository, g.repo)}
 	}
 	return in
+}
+
+// githubRepo is the owner/name of a repository asset named either so or by
+// its github.com URL, so that the patch's pull requests can be matched; ""
+// for anything else.
+func githubRepo(name string) string {
+	s := strings.TrimSuffix(strings.TrimSuffix(name, "/"), ".git")
+	for _, p := range []string{"https://github.com/", "http://github.com/", "git@github.com:", "github.com/"} {
+		if rest, ok := strings.CutPrefix(s, p); ok {
+			s = rest
+			break
+		}
+	}
+	owner, repo, ok := strings.Cut(s, "/")
+	if !ok || owner == "" || repo == "" || strings.ContainsAny(repo, "/:@ ") || strings.ContainsAny(owner, ":@ .") {
+		return ""
+	}
+	return owner + "/" + repo
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -125,6 +126,14 @@ func TestCorpusImports(t *testing.T) {
 			}
 			if total != want.Findings {
 				t.Errorf("%s: normalised severities count %d records, want %d", rel, total, want.Findings)
+			}
+			// The import is audited in its transaction, with its counts.
+			evs, err := f.db.Read().AuditEvents(f.ctx, store.AuditFilter{Subject: fmt.Sprintf("import:%d", s.ImportID), Limit: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 1 || evs[0].Action != "import."+s.Format || !strings.Contains(string(evs[0].Data), fmt.Sprintf(`"findings_new":%d`, s.FindingsNew)) {
+				t.Errorf("%s: audit of import %d: %+v", rel, s.ImportID, evs)
 			}
 		}
 		// CycloneDX SBOMs and VEX documents, and the rest of the corpus

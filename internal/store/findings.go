@@ -694,3 +694,11 @@ func (tx *Tx) IdenticalImport(ctx context.Context, contentHash, override string)
 	}
 	return im, assetIDs, nil
 }
+
+// StartImportTx records an import inside the caller's transaction (alert
+// intake runs in a webhook delivery's transaction, where the write pool's
+// connection is taken).
+func (tx *Tx) StartImportTx(ctx context.Context, im *Import) error {
+	return tx.db.wrap(tx.row(ctx, `INSERT INTO imports (format, source, actor, status, started_at, bytes_total, content_hash, asset_override)
+		VALUES (?, ?, ?, ?, ?, ?, '', '') RETURNING id`, im.Format, im.Source, im.Actor, ImportRunning, tx.ts(im.StartedAt), im.BytesTotal).Scan(&im.ID))
+}

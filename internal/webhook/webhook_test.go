@@ -144,15 +144,21 @@ func TestGitHubCorpus(t *testing.T) {
 	}
 	// Every other delivery is unmatched: the corpus comes from other
 	// repositories, whose pull requests, runs and deployments are about no
-	// patch, and no finding intake is wired for the alerts.
+	// patch. Vulnerability alerts go to finding intake: the second
+	// "create" of the same advisory is already known, and a dismissal for
+	// lack of bandwidth is not a risk acceptance.
 	want := map[string]string{
-		"check_run__created.payload.json":           store.DeliveryIgnored,   // queued
-		"check_run__requested_action.payload.json":  store.DeliveryIgnored,   // in progress
-		"check_suite__requested.payload.json":       store.DeliveryIgnored,   // queued
-		"deployment_status__gh-pages.payload.json":  store.DeliveryIgnored,   // in progress
-		"workflow_run__requested.payload.json":      store.DeliveryIgnored,   // queued
-		"push__payload.json":                        store.DeliveryIgnored,   // deletes a tag
-		"security_advisory__published.payload.json": store.DeliveryProcessed, // linked to the patch
+		"dependabot_alert__created.payload.json":                                store.DeliveryProcessed,
+		"repository_vulnerability_alert__create.payload.json":                   store.DeliveryProcessed,
+		"repository_vulnerability_alert__create.with-organization.payload.json": store.DeliveryIgnored,
+		"repository_vulnerability_alert__dismiss.payload.json":                  store.DeliveryIgnored,
+		"check_run__created.payload.json":                                       store.DeliveryIgnored,   // queued
+		"check_run__requested_action.payload.json":                              store.DeliveryIgnored,   // in progress
+		"check_suite__requested.payload.json":                                   store.DeliveryIgnored,   // queued
+		"deployment_status__gh-pages.payload.json":                              store.DeliveryIgnored,   // in progress
+		"workflow_run__requested.payload.json":                                  store.DeliveryIgnored,   // queued
+		"push__payload.json":                                                    store.DeliveryIgnored,   // deletes a tag
+		"security_advisory__published.payload.json":                             store.DeliveryProcessed, // linked to the patch
 	}
 	hooks := corpusDeliveries(t)
 	for _, h := range hooks {
@@ -167,8 +173,8 @@ func TestGitHubCorpus(t *testing.T) {
 		if a.Status != w || a.Summary == "" || a.Delivery != h.id || a.Recorded == 0 {
 			t.Errorf("%s: %s %q, want %s", h.file, a.Status, a.Summary, w)
 		}
-		if h.event == "dependabot_alert" && !strings.Contains(a.Summary, "no finding intake configured") {
-			t.Errorf("alert without intake: %q", a.Summary)
+		if h.event == "dependabot_alert" && !strings.Contains(a.Summary, "new finding: GHSA-c2qf-rxjj-qqgw in semver") {
+			t.Errorf("dependabot alert: %q", a.Summary)
 		}
 	}
 	rows := deliveries(t, s)
@@ -368,5 +374,86 @@ func TestConcurrentRedelivery(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	if dups != n-1 || len(deliveries(t, s)) != 1 {
 		t.Errorf("%d duplicates of %d, %d records", dups, n, len(deliveries(t, s)))
+	}
+}
+
+// TestDependabotAlertLifecycle follows one alert of the corpus through
+// GitHub's actions: it becomes a finding of the repository grouped into a
+// draft patch of the repository, a dismissal as inaccurate marks it a false positive, a
+// reopening opens it again and a fix closes it. Each change is audited in
+// the delivery's transaction.
+func TestDependabotAlertLifecycle(t *testing.T) {
+	s := server(t, true, nil)
+	raw, err := os.ReadFile(corpus.Path(t, "github-webhooks/dependabot_alert__created.payload.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	with := func(action, reason string) []byte {
+		payload["action"] = action
+		alert := payload["alert"].(map[string]any)
+		alert["dismissed_reason"] = nil
+		if reason != "" {
+			alert["dismissed_reason"] = reason
+		}
+		b, err := json.Marshal(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	reader := patchctl.Actor{Name: "test", Role: patchctl.RoleViewer}
+	finding := func() *patchctl.Finding {
+		t.Helper()
+		l, err := s.App.Service.ListFindings(t.Context(), reader, store.FindingFilter{Asset: "wolfy1339/pika-pack", VulnID: "GHSA-c2qf-rxjj-qqgw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Findings) != 1 {
+			t.Fatalf("%d findings for the alert, want 1", len(l.Findings))
+		}
+		return l.Findings[0]
+	}
+	steps := []struct {
+		action, reason string
+		status         string
+		state          patchctl.FindingState
+		summary        string
+	}{
+		{"created", "", store.DeliveryProcessed, patchctl.FindingOpen, "new finding"},
+		{"dismissed", "tolerable_risk", store.DeliveryIgnored, patchctl.FindingOpen, "lead's decision"},
+		{"dismissed", "inaccurate", store.DeliveryProcessed, patchctl.FindingFalsePositive, "false_positive"},
+		{"reopened", "", store.DeliveryProcessed, patchctl.FindingOpen, "reopened"},
+		{"fixed", "", store.DeliveryProcessed, patchctl.FindingClosed, "closed"},
+		{"fixed", "", store.DeliveryIgnored, patchctl.FindingClosed, "does not hold open"},
+	}
+	for i, st := range steps {
+		head := auditHead(t, s)
+		code, a, body := post(t, s, hook{event: "dependabot_alert", id: fmt.Sprintf("alert-%d", i), body: with(st.action, st.reason)})
+		if code != 200 || a.Status != st.status || !strings.Contains(a.Summary, st.summary) {
+			t.Fatalf("%s %s: %d %s, want %s mentioning %q", st.action, st.reason, code, body, st.status, st.summary)
+		}
+		if auditHead(t, s) == head {
+			t.Errorf("%s: nothing audited", st.action)
+		}
+		f := finding()
+		if f.State != st.state {
+			t.Errorf("after %s %s: finding is %s, want %s", st.action, st.reason, f.State, st.state)
+		}
+		if i == 0 {
+			if f.Package != "semver" || f.FixedVersion != "7.5.2" || f.Severity != patchctl.SeverityMedium || f.PatchKey == "" {
+				t.Errorf("finding from the alert: %+v", f)
+			}
+			d, err := s.App.Service.Patch(t.Context(), reader, f.PatchKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := d.Patch; p.State != patchctl.StateDraft || p.Target.Repository != "wolfy1339/pika-pack" {
+				t.Errorf("patch grouped from the alert: %+v", p)
+			}
+		}
 	}
 }

@@ -6,8 +6,8 @@ package apptest
 import (
 	"context"
 	"log/slog"
-	"os"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
