@@ -74,3 +74,11 @@ type Evidence struct {
 	At         time.Time `json:"at"`
 	RecordedAt time.Time `json:"recorded_at"`
 }
+
+// IsPatchMerge says whether e records the merge of the patch's own change:
+// merge evidence naming the merged version, and not the later merge of a
+// deployment repository that rolls the version out (Details "role":
+// "deployment").
+func IsPatchMerge(e Evidence) bool {
+	return e.Kind == EvidenceMerge && e.Version != "" && e.Details["role"] != "deployment"
+}

@@ -139,7 +139,7 @@ var gateReviewByOther = Gate{Name: "review_by_other", Rule: rulePR, check: func(
 var gateMerged = Gate{Name: "merged_via_pr", Rule: rulePR, check: func(f *Facts) (bool, string, string) {
 	for i := len(f.Evidence) - 1; i >= 0; i-- {
 		e := f.Evidence[i]
-		if e.Kind == patchctl.EvidenceMerge && e.Version != "" {
+		if patchctl.IsPatchMerge(e) {
 			return ok("merged as " + e.Version)
 		}
 	}

@@ -107,6 +107,14 @@ var cases = []gateCase{
 	}},
 	{"review_by_other", patchctl.KindApplication, false, patchctl.StateInReview, patchctl.StateMerged, func(f *Facts) { f.Evidence[2].Subject = "alice" }},
 	{"merged_via_pr", patchctl.KindApplication, false, patchctl.StateInReview, patchctl.StateMerged, without(patchctl.EvidenceMerge)},
+	{"merged_via_pr", patchctl.KindApplication, false, patchctl.StateInReview, patchctl.StateMerged, func(f *Facts) {
+		// A deployment repository's merge is not the patch's own.
+		for i := range f.Evidence {
+			if f.Evidence[i].Kind == patchctl.EvidenceMerge {
+				f.Evidence[i].Details = map[string]string{"role": "deployment"}
+			}
+		}
+	}},
 	{"deployed_to_staging", patchctl.KindApplication, false, patchctl.StateMerged, patchctl.StateStaging, func(f *Facts) { f.Evidence[4].Version = "v1" }},
 	{"automated_tests_passed", patchctl.KindApplication, false, patchctl.StateStaging, patchctl.StateValidated, func(f *Facts) { f.Evidence[5].Result = "failed" }},
 	{"manual_signoff", patchctl.KindApplication, false, patchctl.StateStaging, patchctl.StateValidated, func(f *Facts) { f.Evidence[6].Actor = "system:ci" }},

@@ -148,7 +148,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 	case patchctl.StateMerged:
 		// The merged version is what must then be deployed and validated.
 		for i := len(f.Evidence) - 1; i >= 0; i-- {
-			if e := f.Evidence[i]; e.Kind == patchctl.EvidenceMerge && e.Version != "" {
+			if e := f.Evidence[i]; patchctl.IsPatchMerge(e) {
 				p.Version = e.Version
 				break
 			}
