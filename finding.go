@@ -44,10 +44,12 @@ func (s Severity) Rank() int {
 	return -1
 }
 
-// ParseSeverity maps the spellings scanners use to a Severity:
-// CRITICAL/Critical, HIGH/High/error, MEDIUM/Moderate/Medium/warning,
-// LOW/Low/note, NEGLIGIBLE/Negligible/INFO/none. Anything else, including
-// the empty string, is unknown; ok is false when s was not recognised.
+// ParseSeverity maps the severity words scanners and advisories use to a
+// Severity, ignoring case and surrounding space: critical; high and
+// important; medium and moderate; low; negligible, none, info and
+// informational. "unknown" and the empty string are unknown with ok true;
+// anything else is unknown with ok false. SARIF levels (error, warning,
+// note) are not severities: the SARIF importer maps them itself.
 func ParseSeverity(s string) (sev Severity, ok bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "critical":
