@@ -37,6 +37,64 @@ type Dashboard struct {
 	Compliance   *Compliance           `json:"compliance"`
 	Halted       []*patchctl.Patch     `json:"halted"`
 	Activity     []patchctl.AuditEvent `json:"activity"`
+	// Findings counts the open findings by severity and on KEV.
+	Findings *FindingFigures `json:"findings"`
+}
+
+// FindingFigures counts findings for the dashboard: the open ones by
+// severity, on the CISA KEV catalog and without a fix, and those set aside
+// by a lead.
+type FindingFigures struct {
+	Open int `json:"open"`
+	// BySeverity has every severity, most severe first.
+	BySeverity    []SeverityFigure `json:"by_severity"`
+	KEV           int              `json:"kev"`
+	NoFix         int              `json:"no_fix"`
+	RiskAccepted  int              `json:"risk_accepted"`
+	FalsePositive int              `json:"false_positive"`
+}
+
+// SeverityFigure counts the open findings of one severity, and how many of
+// them are on KEV.
+type SeverityFigure struct {
+	Severity patchctl.Severity `json:"severity"`
+	Open     int               `json:"open"`
+	KEV      int               `json:"kev"`
+}
+
+// findingFigures sums the stored finding counts.
+func findingFigures(counts []store.FindingCount) *FindingFigures {
+	f := &FindingFigures{}
+	by := map[patchctl.Severity]*SeverityFigure{}
+	for _, s := range patchctl.Severities {
+		f.BySeverity = append(f.BySeverity, SeverityFigure{Severity: s})
+	}
+	for i := range f.BySeverity {
+		by[f.BySeverity[i].Severity] = &f.BySeverity[i]
+	}
+	for _, c := range counts {
+		switch c.State {
+		case patchctl.FindingOpen:
+			f.Open += c.N
+			if sf := by[c.Severity]; sf != nil {
+				sf.Open += c.N
+				if c.KEV {
+					sf.KEV += c.N
+				}
+			}
+			if c.KEV {
+				f.KEV += c.N
+			}
+			if c.NoFix {
+				f.NoFix += c.N
+			}
+		case patchctl.FindingRiskAccepted:
+			f.RiskAccepted += c.N
+		case patchctl.FindingFalsePositive:
+			f.FalsePositive += c.N
+		}
+	}
+	return f
 }
 
 // PriorityQueue is the open work of one priority.
@@ -87,7 +145,7 @@ func (f ComplianceFigure) Percent() (pct float64, ok bool) {
 }
 
 // Dashboard returns the overview: open patches by priority, overdue and due
-// soon, SLA compliance, halted rollouts and recent activity.
+// soon, SLA compliance, halted rollouts, recent activity and open findings.
 func (s *Service) Dashboard(ctx context.Context, a patchctl.Actor) (*Dashboard, error) {
 	if err := authorize(a, patchctl.PermRead, "reading the dashboard"); err != nil {
 		return nil, err
@@ -129,6 +187,13 @@ func (s *Service) Dashboard(ctx context.Context, a patchctl.Actor) (*Dashboard, 
 	if d.Activity == nil {
 		d.Activity = []patchctl.AuditEvent{}
 	}
+	// Counted by triggers as findings change (migration 0005): counting a
+	// million rows here would take longer than the rest of the dashboard.
+	fc, err := s.db.FindingCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.Findings = findingFigures(fc)
 	return d, nil
 }
 
