@@ -40,14 +40,18 @@ const (
 // Drafts with a branch of their own are reconciled too.
 var reconcileStates = []patchctl.State{patchctl.StateInProgress, patchctl.StateInReview, patchctl.StateMerged, patchctl.StateStaging}
 
-// Register makes the scheduler run the loop's timers. The scheduler runs a
-// handler inside the transaction that finishes its timer, so the evidence a
-// timer records and the timer's completion commit together; a failing
-// handler is retried with backoff (GitHub's rate limit, Argo CD down).
+// Register makes the scheduler run the loop's timers; a failing handler is
+// retried with backoff (GitHub's rate limit, Argo CD down). The periodic
+// timers and rollbacks run inside the transaction that finishes their
+// timer, so what they record and the timer's completion commit together.
+// The per-patch and per-application reconciles read GitHub and Argo CD
+// outside any transaction and record what they read in a short one of
+// their own; recording is idempotent, so a repeat after a crash between
+// the two adds nothing.
 func (l *Loop) Register(s *scheduler.Scheduler) {
 	s.Handle(TimerReconcile, l.handleReconcile)
-	s.Handle(TimerReconcilePatch, l.handleReconcilePatch)
-	s.Handle(TimerReconcileApp, l.handleReconcileApp)
+	s.HandleOutside(TimerReconcilePatch, l.handleReconcilePatch)
+	s.HandleOutside(TimerReconcileApp, l.handleReconcileApp)
 	s.Handle(TimerOutbox, l.handleOutbox)
 	s.Handle(TimerRollback, l.handleRollback)
 	if l.opts.Wake == nil {
@@ -211,37 +215,69 @@ func (l *Loop) handleReconcile(ctx context.Context, tx *store.Tx, t store.Timer)
 // have, then attempts the transitions it allows. The pull requests are
 // those its evidence names, or, when it has none (the opened delivery was
 // lost), the latest one from its dedicated branch.
-func (l *Loop) handleReconcilePatch(ctx context.Context, tx *store.Tx, t store.Timer) error {
-	au, err := l.svc.AutomateIn(tx, actorGitHub)
-	if err != nil {
-		return err
+//
+// GitHub is read outside any transaction (a slow or rate-limited API must
+// not hold SQLite's single writer), then what was read is recorded in one
+// short transaction that re-reads the patch: a change made meanwhile is
+// seen, and evidence already recorded is not added twice.
+func (l *Loop) handleReconcilePatch(ctx context.Context, t store.Timer) (time.Time, error) {
+	snap, err := l.fetchPatch(ctx, t.Subject)
+	if err != nil || snap == nil {
+		return time.Time{}, err
 	}
-	lines, err := l.reconcilePatch(ctx, au, t.Subject)
-	if err != nil {
+	var lines []string
+	err = l.svc.DB().InTx(ctx, func(tx *store.Tx) error {
+		au, err := l.svc.AutomateIn(tx, actorGitHub)
+		if err != nil {
+			return err
+		}
+		lines, err = l.applyPatchSnapshot(ctx, au, snap)
 		return err
+	})
+	if err != nil {
+		return time.Time{}, err
 	}
 	if len(lines) > 0 {
 		l.log.Info("patch reconciled", "patch_id", t.Subject, "changes", strings.Join(lines, "; "))
 	}
-	return nil
+	return time.Time{}, nil
 }
 
-func (l *Loop) reconcilePatch(ctx context.Context, au *service.Automation, key string) ([]string, error) {
-	p, err := au.Patch(ctx, key)
+// patchSnapshot is what GitHub said about one patch's change.
+type patchSnapshot struct {
+	key     string
+	repo    string
+	prs     []*github.PullRequest
+	reviews map[int][]github.Review
+	// checks are the check runs of the versions the patch may ship once
+	// the pull requests are recorded: its version, the merge commits.
+	checks map[string][]github.Check
+}
+
+// fetchPatch reads from GitHub what the patch's evidence points at; nil
+// when there is nothing to reconcile (an unknown or finished patch, no
+// repository, GitHub no longer configured).
+func (l *Loop) fetchPatch(ctx context.Context, key string) (*patchSnapshot, error) {
+	id, err := patchctl.ParsePatchKey(key)
+	if err != nil {
+		return nil, nil
+	}
+	r := l.svc.DB().Read()
+	p, err := r.Patch(ctx, id)
 	if patchctl.ErrorCode(err) == patchctl.CodeNotFound {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if p.State.Terminal() || (p.State != patchctl.StateDraft && !slices.Contains(reconcileStates, p.State)) {
+	if !reconcilable(p) {
 		return nil, nil
 	}
 	gh, err := l.GitHub()
 	if err != nil {
 		return nil, nil // not configured (any more): nothing to read
 	}
-	ev, err := au.Evidence(ctx, p)
+	ev, err := r.Evidence(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -249,31 +285,70 @@ func (l *Loop) reconcilePatch(ctx context.Context, au *service.Automation, key s
 	if repo == "" {
 		return nil, nil
 	}
-	o := &outcome{}
-	via := "reconcile"
-	var prs []*github.PullRequest
+	snap := &patchSnapshot{key: key, repo: repo, reviews: map[int][]github.Review{}, checks: map[string][]github.Check{}}
 	for _, n := range prNumbers(ev, repo) {
 		pr, err := gh.PullRequest(ctx, repo, n)
 		if err != nil {
 			return nil, err
 		}
-		prs = append(prs, pr)
+		snap.prs = append(snap.prs, pr)
 	}
-	if len(prs) == 0 {
+	if len(snap.prs) == 0 {
 		pr, err := gh.FindPullRequest(ctx, repo, branchOf(p, ev))
 		switch {
 		case patchctl.ErrorCode(err) == patchctl.CodeNotFound:
 		case err != nil:
 			return nil, err
 		default:
-			prs = append(prs, pr)
+			snap.prs = append(snap.prs, pr)
 		}
 	}
-	for _, pr := range prs {
+	for _, pr := range snap.prs {
 		reviews, err := gh.ListReviews(ctx, repo, pr.Number)
 		if err != nil {
 			return nil, err
 		}
+		snap.reviews[pr.Number] = reviews
+	}
+	refs := []string{p.Version}
+	for _, pr := range snap.prs {
+		if pr.Merged {
+			refs = append(refs, pr.MergeCommitSHA)
+		}
+	}
+	for _, ref := range refs {
+		if _, done := snap.checks[ref]; ref == "" || done {
+			continue
+		}
+		if snap.checks[ref], err = gh.ListCheckRuns(ctx, repo, ref); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+// reconcilable says whether p waits for something GitHub reports.
+func reconcilable(p *patchctl.Patch) bool {
+	return !p.State.Terminal() && (p.State == patchctl.StateDraft || slices.Contains(reconcileStates, p.State))
+}
+
+// applyPatchSnapshot records what fetchPatch read on the patch as it is
+// now, and attempts the transitions it allows.
+func (l *Loop) applyPatchSnapshot(ctx context.Context, au *service.Automation, snap *patchSnapshot) ([]string, error) {
+	p, err := au.Patch(ctx, snap.key)
+	if patchctl.ErrorCode(err) == patchctl.CodeNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !reconcilable(p) {
+		return nil, nil
+	}
+	o := &outcome{}
+	via := "reconcile"
+	for _, pr := range snap.prs {
+		reviews := snap.reviews[pr.Number]
 		// Reviews first: a merged pull request then finds its approval.
 		if len(reviews) > 0 {
 			if _, _, err := au.Record(ctx, p, prEvidence(pr, "", via)); err != nil {
@@ -293,19 +368,15 @@ func (l *Loop) reconcilePatch(ctx context.Context, au *service.Automation, key s
 			return nil, err
 		}
 	}
-	if p.Version != "" {
-		checks, err := gh.ListCheckRuns(ctx, repo, p.Version)
-		if err != nil {
-			return nil, err
+	// Recording a merge may have set the version.
+	checks := snap.checks[p.Version]
+	for i := range checks {
+		c := &checks[i]
+		if c.Result != patchctl.ResultPassed && c.Result != patchctl.ResultFailed {
+			continue
 		}
-		for i := range checks {
-			c := &checks[i]
-			if c.Result != patchctl.ResultPassed && c.Result != patchctl.ResultFailed {
-				continue
-			}
-			if err := l.recordCheck(ctx, au, p, github.TypeCheckRun, c, via, o); err != nil {
-				return nil, err
-			}
+		if err := l.recordCheck(ctx, au, p, github.TypeCheckRun, c, via, o); err != nil {
+			return nil, err
 		}
 	}
 	return o.lines, nil
@@ -359,40 +430,45 @@ func branchOf(p *patchctl.Patch, ev []patchctl.Evidence) string {
 // handleReconcileApp reads one Argo CD application and records a
 // deployment that no notification brought. Only a succeeded, synced and
 // healthy state counts; health alerts come from notifications alone, so a
-// degraded application is not re-alerted every interval.
-func (l *Loop) handleReconcileApp(ctx context.Context, tx *store.Tx, t store.Timer) error {
+// degraded application is not re-alerted every interval. Argo CD is read
+// outside any transaction; the observation is then applied in one.
+func (l *Loop) handleReconcileApp(ctx context.Context, t store.Timer) (time.Time, error) {
 	if _, ok := argoApp(l.cfg(), t.Subject); !ok {
-		return nil
+		return time.Time{}, nil
 	}
 	cl, err := l.ArgoCD()
 	if err != nil {
-		return nil
+		return time.Time{}, nil
 	}
 	app, err := cl.GetApplication(ctx, t.Subject)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	op := app.Operation
 	if op == nil || op.Phase != argocd.PhaseSucceeded || app.HealthStatus != argocd.HealthHealthy || app.SyncStatus != argocd.SyncSynced {
-		return nil
+		return time.Time{}, nil
 	}
 	obs := observation{App: app.Name, Trigger: "reconcile", Revision: firstOf(op.Revision, app.SyncRevision), Phase: op.Phase,
 		Health: app.HealthStatus, Sync: app.SyncStatus, At: op.FinishedAt, Via: "reconcile"}
 	if n := len(app.History); n > 0 {
 		obs.HistoryID, obs.HasHist = app.History[n-1].ID, true
 	}
-	au, err := l.svc.AutomateIn(tx, actorArgoCD)
-	if err != nil {
-		return err
-	}
 	o := &outcome{}
-	if _, err := l.applyArgo(ctx, au, obs, o, nil); err != nil {
+	err = l.svc.DB().InTx(ctx, func(tx *store.Tx) error {
+		au, err := l.svc.AutomateIn(tx, actorArgoCD)
+		if err != nil {
+			return err
+		}
+		_, err = l.applyArgo(ctx, au, obs, o, nil)
 		return err
+	})
+	if err != nil {
+		return time.Time{}, err
 	}
 	if len(o.lines) > 0 {
 		l.log.Info("argocd application reconciled", "app", app.Name, "changes", strings.Join(o.lines, "; "))
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // rollbackRequest is a rollback.requested outbox message with its id.

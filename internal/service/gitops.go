@@ -336,20 +336,10 @@ func (au *Automation) RollbackPreview(ctx context.Context, p *patchctl.Patch, en
 // version was already recorded for the subject and environment at the same
 // time. It reports whether it recorded.
 func (au *Automation) RecordStable(ctx context.Context, sv store.StableVersion, known []store.StableVersion) (*store.StableVersion, bool, error) {
-	if sv.Subject == "" {
-		return nil, false, patchctl.FieldError("subject", "is required (an application or system)")
-	}
-	if _, ok := au.s.Config().Environment(sv.Environment); !ok {
-		return nil, false, patchctl.FieldError("environment", "%q is not a configured environment", sv.Environment)
-	}
-	if strings.TrimSpace(sv.Version) == "" {
-		return nil, false, patchctl.FieldError("version", "is required")
-	}
 	now := au.s.Now()
-	if sv.RecordedAt.IsZero() || sv.RecordedAt.After(now) {
-		sv.RecordedAt = now
+	if err := au.s.checkStable(&sv, now); err != nil {
+		return nil, false, err
 	}
-	sv.RecordedAt = store.Micro(sv.RecordedAt)
 	for _, k := range known {
 		if k.Subject == sv.Subject && k.Environment == sv.Environment && k.Version == sv.Version && k.RecordedAt.Equal(sv.RecordedAt) {
 			return &k, false, nil

@@ -415,6 +415,25 @@ func (s *Service) previousStable(ctx context.Context, r querier, p *patchctl.Pat
 	return r.PreviousStable(ctx, subjectOf(p), env, before, p.ID, p.Version)
 }
 
+// checkStable validates a stable version to record and settles its time:
+// now when unset or in the future, at the store's precision.
+func (s *Service) checkStable(sv *store.StableVersion, now time.Time) error {
+	if sv.Subject == "" {
+		return patchctl.FieldError("subject", "is required (an application or system)")
+	}
+	if _, ok := s.Config().Environment(sv.Environment); !ok {
+		return patchctl.FieldError("environment", "%q is not a configured environment", sv.Environment)
+	}
+	if strings.TrimSpace(sv.Version) == "" {
+		return patchctl.FieldError("version", "is required")
+	}
+	if sv.RecordedAt.IsZero() || sv.RecordedAt.After(now) {
+		sv.RecordedAt = now
+	}
+	sv.RecordedAt = store.Micro(sv.RecordedAt)
+	return nil
+}
+
 // RecordStable records a known-good version of an application or system in
 // an environment, e.g. the baseline before patchctl was adopted, or a
 // release seen in Helm history.
@@ -422,20 +441,10 @@ func (s *Service) RecordStable(ctx context.Context, a patchctl.Actor, sv store.S
 	if err := authorize(a, patchctl.PermWrite, "recording a stable version"); err != nil {
 		return nil, err
 	}
-	if sv.Subject == "" {
-		return nil, patchctl.FieldError("subject", "is required (an application or system)")
-	}
-	if _, ok := s.Config().Environment(sv.Environment); !ok {
-		return nil, patchctl.FieldError("environment", "%q is not a configured environment", sv.Environment)
-	}
-	if strings.TrimSpace(sv.Version) == "" {
-		return nil, patchctl.FieldError("version", "is required")
-	}
 	now := s.Now()
-	if sv.RecordedAt.IsZero() || sv.RecordedAt.After(now) {
-		sv.RecordedAt = now
+	if err := s.checkStable(&sv, now); err != nil {
+		return nil, err
 	}
-	sv.RecordedAt = store.Micro(sv.RecordedAt)
 	sv.Actor = a.Name
 	if sv.Source == "" {
 		sv.Source = "manual"

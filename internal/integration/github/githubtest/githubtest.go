@@ -64,6 +64,7 @@ type Server struct {
 	repos    map[string]*Repo // by lowercase full name
 	calls    []Call
 	faults   []fault
+	holds    []*hold
 	nextID   int64
 	app      *App
 	appToks  map[string]time.Time // installation token → expiry
@@ -398,6 +399,46 @@ func (s *Server) Respond(method, pathPrefix string, times, status int, header ht
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, fault{method: method, pathPrefix: pathPrefix, status: status, header: header, body: body, times: times})
+}
+
+type hold struct {
+	method, pathPrefix string
+	entered            chan struct{}
+	release            chan struct{}
+	once               sync.Once
+}
+
+// Hold makes requests with method (any if "") whose path starts with
+// pathPrefix wait until release is called (or the test ends): a slow
+// GitHub. entered is closed when the first such request arrives.
+func (s *Server) Hold(method, pathPrefix string) (entered <-chan struct{}, release func()) {
+	h := &hold{method: method, pathPrefix: pathPrefix, entered: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.holds = append(s.holds, h)
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.release) }) }
+	s.t.Cleanup(release)
+	return h.entered, release
+}
+
+// wait blocks a request that a Hold matches until it is released.
+func (s *Server) wait(r *http.Request) {
+	s.mu.Lock()
+	var hs []*hold
+	for _, h := range s.holds {
+		if (h.method == "" || h.method == r.Method) && strings.HasPrefix(r.URL.Path, h.pathPrefix) {
+			hs = append(hs, h)
+		}
+	}
+	s.mu.Unlock()
+	for _, h := range hs {
+		h.once.Do(func() { close(h.entered) })
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+	}
 }
 
 // ExhaustRateLimit makes the next request fail as GitHub does when the

@@ -62,6 +62,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("X-GitHub-Request-Id", randHex(8))
+		s.wait(r)
 		if f, ok := s.takeFault(r); ok {
 			for k, vs := range f.header {
 				w.Header()[k] = vs
