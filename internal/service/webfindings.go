@@ -79,3 +79,19 @@ func (s *Service) Import(ctx context.Context, a patchctl.Actor, id int64) (*stor
 	}
 	return s.db.Read().ImportByID(ctx, id)
 }
+
+// PatchesByKey reads the patches named by keys that exist, in that order,
+// without their details: the patches an import summary names, or the patch
+// of a finding.
+func (s *Service) PatchesByKey(ctx context.Context, a patchctl.Actor, keys []string) ([]*patchctl.Patch, error) {
+	if err := authorize(a, patchctl.PermRead, "reading patches"); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		if id, err := patchctl.ParsePatchKey(k); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return s.db.Read().PatchesByID(ctx, ids)
+}

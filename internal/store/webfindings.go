@@ -576,3 +576,36 @@ func (x q) RecentImports(ctx context.Context, before int64, limit int) ([]*Impor
 	}
 	return out, x.db.wrap(rs.Err())
 }
+
+// PatchesByID reads the patches with the given ids that exist, in the order
+// of ids (an import summary names the patches it created or extended).
+func (x q) PatchesByID(ctx context.Context, ids []int64) ([]*patchctl.Patch, error) {
+	byID := map[int64]*patchctl.Patch{}
+	for rest := ids; len(rest) > 0; {
+		n := min(500, len(rest))
+		rs, err := x.query(ctx, `SELECT `+patchColumns+` FROM patches WHERE id IN (`+placeholders(n)+`)`, anys(rest[:n])...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			p, err := scanPatch(rs)
+			if err != nil {
+				rs.Close()
+				return nil, err
+			}
+			byID[p.ID] = p
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, x.db.wrap(err)
+		}
+		rest = rest[n:]
+	}
+	out := make([]*patchctl.Patch, 0, len(byID))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
