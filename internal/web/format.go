@@ -42,7 +42,41 @@ func (u *UI) funcs() template.FuncMap {
 		"errorFields":  errorFields,
 		"short":        short,
 		"refusing":     patchctl.Refusing,
+		"agop":         func(t *time.Time, now time.Time) string { return ago(*t, now) },
+		"epss":         epssText,
+		"bytes":        bytesText,
+		"dur":          Human,
+		"deref":        func(n *int) int { return *n },
+		"pctf":         func(f float64) string { return strconv.Itoa(int(f*100)) + "%" },
 	}
+}
+
+// epssText shows an EPSS score (the probability of exploitation in the
+// next 30 days) as a percentage, or a dash without one.
+func epssText(f float64) string {
+	switch {
+	case f <= 0:
+		return "—"
+	case f < 0.001:
+		return "<0.1%"
+	}
+	return strconv.FormatFloat(f*100, 'f', 1, 64) + "%"
+}
+
+// bytesText writes a size with a binary unit: 812 B, 20.1 KiB, 8 MiB.
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v, u := float64(n)/unit, 0
+	for v >= unit && u < 3 {
+		v /= unit
+		u++
+	}
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + []string{"KiB", "MiB", "GiB", "TiB"}[u]
 }
 
 // lastEvidence returns the latest evidence of a kind, or nil.
@@ -281,11 +315,19 @@ func evParts(e patchctl.Evidence) []evPart {
 	return out
 }
 
-// subjectLink returns the page of an audit event's subject, if it has one.
+// subjectLink returns the page of an audit event's subject, if it has one:
+// a patch, a finding (finding:ID) or an import (import:ID).
 func subjectLink(subject string) string {
 	if strings.HasPrefix(subject, "PATCH-") {
 		if _, err := patchctl.ParsePatchKey(subject); err == nil {
 			return "/patches/" + subject
+		}
+	}
+	for prefix, page := range map[string]string{"finding:": "/findings/", "import:": "/imports/"} {
+		if id, ok := strings.CutPrefix(subject, prefix); ok {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+				return page + id
+			}
 		}
 	}
 	return ""
@@ -424,7 +466,29 @@ func describe(e patchctl.AuditEvent) eventText {
 		out.Summary = "created the API token " + str("name") + " (" + str("role") + ")"
 	case "token.revoke":
 		out.Summary = "revoked the API token " + str("name")
+	case "finding.accept_risk":
+		out.Summary = "accepted the risk until " + t("expires_at")
+		out.Detail = str("reason")
+	case "finding.false_positive":
+		out.Summary = "marked it as a false positive"
+		out.Detail = str("reason")
+	case "finding.reopen":
+		out.Summary = "reopened it (it was " + label(str("from")) + ")"
+		out.Detail = str("reason")
+	case "finding.acceptance_expired":
+		out.Summary = "the risk acceptance by " + str("accepted_by") + " expired: the finding is open again"
+		out.Detail = str("reason")
 	default:
+		if format, ok := strings.CutPrefix(e.Action, "import."); ok && strings.HasPrefix(e.Subject, "import:") {
+			out.Summary = "imported a " + format + " report"
+			if src := str("source"); src != "" {
+				out.Summary += " (" + src + ")"
+			}
+			out.Detail = fmt.Sprintf("%s findings: %s new, %s closed, %s reopened; patches: %s created, %s updated",
+				str("findings_in_report"), str("findings_new"), str("findings_closed"), str("findings_reopened"),
+				str("patches_created"), str("patches_updated"))
+			break
+		}
 		out.Summary = label(strings.ReplaceAll(e.Action, ".", " "))
 		if len(e.Data) > 2 && string(e.Data) != "null" {
 			out.Detail = short(200, string(e.Data))

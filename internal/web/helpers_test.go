@@ -1,13 +1,14 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"html"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,15 +19,6 @@ import (
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 )
-
-// TestMain runs the tests and removes the benchmarks' database. The web
-// tests run on SQLite; the queries behind the pages run on both engines in
-// the store and service tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	removeBenchDB()
-	os.Exit(code)
-}
 
 // client is a browser without JavaScript: a cookie jar, redirects shown to
 // the test instead of followed.
@@ -109,6 +101,45 @@ func (c *client) post(path string, form url.Values, header ...string) *page {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return c.do(req)
+}
+
+// part is one part of a multipart form: a field, or a file when file is
+// set.
+type part struct {
+	name, value string
+	file        string // the file name, for a file part
+}
+
+// upload sends a multipart form with its parts in the order given (the
+// CSRF token is not added: the order of the parts is what is tested).
+func (c *client) upload(path string, parts ...part) *page {
+	c.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, p := range parts {
+		var w io.Writer
+		var err error
+		if p.file != "" {
+			w, err = mw.CreateFormFile(p.name, p.file)
+		} else {
+			w, err = mw.CreateFormField(p.name)
+		}
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, p.value); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, c.base+path, &body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
 	return c.do(req)
 }
 

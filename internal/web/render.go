@@ -99,7 +99,7 @@ func staticHandler(sub fs.FS) http.Handler {
 type base struct {
 	Title string
 	// Nav names the current section of the header: dashboard, patches,
-	// board, audit.
+	// board, findings, imports, deliveries, audit.
 	Nav   string
 	User  *patchctl.Actor
 	CSRF  string
@@ -113,14 +113,16 @@ type base struct {
 // perms says which actions the signed-in role is offered. The service
 // enforces them whatever the page shows.
 type perms struct {
-	Write, Rollback, Override bool
+	Write, Rollback, Override, Import, AcceptRisk bool
 }
 
 func permsOf(a patchctl.Actor) perms {
 	return perms{
-		Write:    a.Role.Allowed(patchctl.PermWrite),
-		Rollback: a.Role.Allowed(patchctl.PermRollback),
-		Override: a.Role.Allowed(patchctl.PermOverride),
+		Write:      a.Role.Allowed(patchctl.PermWrite),
+		Rollback:   a.Role.Allowed(patchctl.PermRollback),
+		Override:   a.Role.Allowed(patchctl.PermOverride),
+		Import:     a.Role.Allowed(patchctl.PermImport),
+		AcceptRisk: a.Role.Allowed(patchctl.PermAcceptRisk),
 	}
 }
 

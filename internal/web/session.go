@@ -66,29 +66,10 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, s *service.WebSess
 // browser goes to the sign-in page, which says why and comes back here.
 func (u *UI) authed(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := u.svc.Session(r.Context(), u.cookie(r, cookieSession))
-		if err != nil {
-			if patchctl.ErrorCode(err) != patchctl.CodeUnauthorized {
-				u.failed(w, r, err)
-				return
-			}
-			reason := reasonSignIn
-			if u.cookie(r, cookieSession) != "" {
-				u.setCookie(w, r, cookieSession, "", -1, http.SameSiteLaxMode)
-				reason = reasonEnded
-				switch {
-				case errors.Is(err, service.ErrSessionIdle):
-					reason = reasonIdle
-				case errors.Is(err, service.ErrSessionExpired):
-					reason = reasonExpired
-				case errors.Is(err, service.ErrSessionRevoked):
-					reason = reasonRevoked
-				}
-			}
-			u.toSignIn(w, r, reason)
+		s, r, ok := u.session(w, r)
+		if !ok {
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		if r.Method == http.MethodPost {
 			if err := u.crossOri.Check(r); err != nil {
 				u.forbidden(w, r, "This form was sent from another site, so patchctl did not accept it.")
@@ -100,12 +81,62 @@ func (u *UI) authed(h handlerFunc) http.Handler {
 				return
 			}
 			if !sameToken(r.PostForm.Get("csrf"), s.CSRF) {
-				u.forbidden(w, r, "This form is missing its security token, or the token belongs to another session (for example after signing in again elsewhere).")
+				u.forbidden(w, r, csrfRefused)
 				return
 			}
 		}
 		h(w, r, s)
 	})
+}
+
+// authedUpload is authed for a form that streams a file (multipart): it
+// checks the session and the request's origin but leaves the body unread.
+// The handler must check the CSRF token, sent as the part before the file,
+// before it reads the file.
+func (u *UI) authedUpload(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, r, ok := u.session(w, r)
+		if !ok {
+			return
+		}
+		if err := u.crossOri.Check(r); err != nil {
+			u.forbidden(w, r, "This form was sent from another site, so patchctl did not accept it.")
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+// csrfRefused says why a form without its CSRF token was refused.
+const csrfRefused = "This form is missing its security token, or the token belongs to another session (for example after signing in again elsewhere)."
+
+// session resolves the session cookie and returns the request with the
+// session in its context; without a live session it answers (sign-in page,
+// or an error) and reports false.
+func (u *UI) session(w http.ResponseWriter, r *http.Request) (*service.WebSession, *http.Request, bool) {
+	s, err := u.svc.Session(r.Context(), u.cookie(r, cookieSession))
+	if err != nil {
+		if patchctl.ErrorCode(err) != patchctl.CodeUnauthorized {
+			u.failed(w, r, err)
+			return nil, r, false
+		}
+		reason := reasonSignIn
+		if u.cookie(r, cookieSession) != "" {
+			u.setCookie(w, r, cookieSession, "", -1, http.SameSiteLaxMode)
+			reason = reasonEnded
+			switch {
+			case errors.Is(err, service.ErrSessionIdle):
+				reason = reasonIdle
+			case errors.Is(err, service.ErrSessionExpired):
+				reason = reasonExpired
+			case errors.Is(err, service.ErrSessionRevoked):
+				reason = reasonRevoked
+			}
+		}
+		u.toSignIn(w, r, reason)
+		return nil, r, false
+	}
+	return s, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), true
 }
 
 // sameToken compares a submitted token with the expected one in constant

@@ -1,6 +1,8 @@
 // Package web is patchctl's HTML user interface, served by `patchctl serve`
 // at /: sign-in, the dashboard, the patch list and board, the patch page
-// with its gate checklist and actions, and the audit log.
+// with its gate checklist and actions, findings with risk acceptance,
+// scanner report uploads with their progress and summary, webhook
+// deliveries, and the audit log.
 //
 // It is a transport like internal/httpapi: every page reads through
 // internal/service and every form calls the same service operation the API
@@ -8,14 +10,17 @@
 // path skips a gate. Pages are rendered on the server with html/template
 // from embedded files and work without JavaScript; htmx (vendored in
 // static/) only enhances them (live SLA countdowns, filtering without a
-// reload, evidence fields that follow the chosen kind).
+// reload, evidence fields that follow the chosen kind, the progress of a
+// running import).
 //
 // People sign in with an API token, exchanged for a server-side session
 // (service.SignIn) whose id travels in an HttpOnly, SameSite=Lax cookie,
 // Secure with the __Host- prefix when served over TLS. Every form carries
 // the session's CSRF token, compared in constant time; a missing or wrong
-// token is refused with 403. Responses carry a Content-Security-Policy that
-// allows only the server's own scripts, styles and images.
+// token is refused with 403; a report upload carries the token as the
+// multipart field before the file, checked before the file is read.
+// Responses carry a Content-Security-Policy that allows only the server's
+// own scripts, styles and images.
 package web
 
 import (
@@ -24,6 +29,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/patchctl/patchctl/internal/intake"
 	"github.com/patchctl/patchctl/internal/service"
 )
 
@@ -34,6 +40,17 @@ type Options struct {
 	// named with the __Host- prefix. A request that arrived over TLS is
 	// treated the same way whatever this says.
 	TLS bool
+	// Intake runs the imports uploaded from the browser. The server passes
+	// the one the API uses, so that the progress of a running import shows
+	// whichever way it was started; nil builds one over the service.
+	Intake *intake.Intake
+	// MaxUploadBytes bounds a report upload (server.max_upload_bytes); 0
+	// takes the configuration's.
+	MaxUploadBytes int64
+	// AsyncImportBytes is the size from which an uploaded report is imported
+	// in the background while the browser watches its progress; 0 means 8
+	// MiB, as over the API.
+	AsyncImportBytes int64
 }
 
 // UI is the mounted web interface.
@@ -46,6 +63,10 @@ type UI struct {
 	assets   map[string]string // file name -> URL with a content hash
 	crossOri *http.CrossOriginProtection
 	verified *verifyCache
+
+	intake     *intake.Intake
+	maxUpload  int64
+	asyncBytes int64
 }
 
 // New builds the UI over svc. It fails only if the embedded templates do not
@@ -55,7 +76,17 @@ func New(svc *service.Service, opts Options) (*UI, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{svc: svc, log: log.With("component", "web"), tls: opts.TLS, verified: &verifyCache{}}
+	u := &UI{svc: svc, log: log.With("component", "web"), tls: opts.TLS, verified: &verifyCache{},
+		intake: opts.Intake, maxUpload: opts.MaxUploadBytes, asyncBytes: opts.AsyncImportBytes}
+	if u.intake == nil {
+		u.intake = intake.New(svc, log)
+	}
+	if u.maxUpload <= 0 {
+		u.maxUpload = svc.Config().Server.MaxUploadBytes
+	}
+	if u.asyncBytes <= 0 {
+		u.asyncBytes = 8 << 20
+	}
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, err
@@ -119,6 +150,17 @@ func (u *UI) routes() map[string]http.Handler {
 		"POST /patches/{id}/window":         u.authed(u.bookWindow),
 		"POST /patches/{id}/announce":       u.authed(u.announce),
 		"GET /audit":                        u.authed(u.audit),
+
+		"GET /findings":                      u.authed(u.findings),
+		"GET /findings/{id}":                 u.authed(u.finding),
+		"POST /findings/{id}/accept":         u.authed(u.acceptRisk),
+		"POST /findings/{id}/false-positive": u.authed(u.falsePositive),
+		"POST /findings/{id}/reopen":         u.authed(u.reopenFinding),
+		"GET /imports":                       u.authed(u.imports),
+		"POST /imports":                      u.authedUpload(u.upload),
+		"GET /imports/{id}":                  u.authed(u.importPage),
+		"GET /deliveries":                    u.authed(u.deliveries),
+		"GET /deliveries/{id}":               u.authed(u.delivery),
 	}
 }
 

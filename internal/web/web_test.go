@@ -458,7 +458,7 @@ func TestPages(t *testing.T) {
 	d.mustContain(t, "Open patches by priority", "Overdue", "Due within 24 hours", "SLA compliance", "last 30 days", "last 90 days",
 		"How compliance is counted", "Cancelled and aborted patches are not counted", "Halted rollouts", "Recent activity",
 		`<svg viewBox=`, "Listed patch A")
-	d.mustNotContain(t, "findings", "KEV by severity")
+	d.mustContain(t, "Open findings", "on CISA KEV", `href="/findings?severity=critical"`, `href="/findings?kev=true"`)
 	frag := c.get("/?fragment=sla", "HX-Request", "true")
 	frag.mustContain(t, `id="sla-section"`, `hx-trigger="every 60s"`)
 	frag.mustNotContain(t, "<html", "SLA compliance")

@@ -1,0 +1,96 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/intake"
+	"github.com/patchctl/patchctl/internal/service"
+	"github.com/patchctl/patchctl/internal/store"
+)
+
+// summaryPatches is how many of an import's patches its page lists.
+const summaryPatches = 100
+
+// importData is an import's page: its progress while it runs, then its
+// summary, or why it failed.
+type importData struct {
+	base
+	R *intake.Result
+	// Percent is how much of the report was read, 0 to 100.
+	Percent int
+	Elapsed time.Duration
+	// BySeverity lists the findings of the report by severity, most severe
+	// first, severities without findings left out.
+	BySeverity []severityCount
+	Patches    []*patchctl.Patch
+	// MorePatches counts the patches the import touched beyond Patches.
+	MorePatches int
+}
+
+type severityCount struct {
+	Severity patchctl.Severity
+	N        int
+}
+
+// importPage shows one import. While it runs the page shows its progress:
+// with htmx the progress section asks ?fragment=progress every second and
+// the whole page reloads when the import ends; without JavaScript the page
+// refreshes itself every two seconds, and has a reload link. A finished
+// import shows its summary: the format detected, the assets, the findings
+// new, updated, unchanged, closed and reopened, by severity, the patches
+// created or extended, and notes.
+func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		u.errorPage(w, r, http.StatusNotFound, "Not found", "There is no import "+strconv.Quote(r.PathValue("id"))+".")
+		return
+	}
+	im, err := u.svc.Import(r.Context(), s.Actor, id)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	d := importData{R: u.intake.Result(im)}
+	now := u.svc.Now()
+	if im.Status == store.ImportRunning {
+		p := d.R.Progress
+		if p == 0 && im.BytesTotal > 0 {
+			// Running in another replica: the record has the bytes read.
+			p = float64(im.BytesRead) / float64(im.BytesTotal)
+		}
+		d.Percent = min(100, int(p*100))
+		d.Elapsed = now.Sub(im.StartedAt)
+	}
+	if r.URL.Query().Get("fragment") == "progress" {
+		if im.Status != store.ImportRunning {
+			// The import ended: the whole page shows its outcome.
+			w.Header().Set("HX-Refresh", "true")
+		}
+		d.base = base{Now: now}
+		u.renderTemplate(w, r, "import", "progress", http.StatusOK, d)
+		return
+	}
+	if sum := d.R.Summary; sum != nil {
+		for _, sev := range patchctl.Severities {
+			if n := sum.BySeverity[string(sev)]; n > 0 {
+				d.BySeverity = append(d.BySeverity, severityCount{sev, n})
+			}
+		}
+		keys := sum.Patches
+		if len(keys) > summaryPatches {
+			d.MorePatches = len(keys) - summaryPatches
+			keys = keys[:summaryPatches]
+		}
+		if len(keys) > 0 {
+			if d.Patches, err = u.svc.PatchesByKey(r.Context(), s.Actor, keys); err != nil {
+				u.failed(w, r, err)
+				return
+			}
+		}
+	}
+	d.base = u.pageBase(w, r, s, "Import #"+strconv.FormatInt(id, 10), "imports")
+	u.render(w, r, "import", http.StatusOK, d)
+}
