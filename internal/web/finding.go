@@ -102,7 +102,7 @@ func (u *UI) findingRefused(w http.ResponseWriter, r *http.Request, s *service.W
 		u.failed(w, r, err)
 		return
 	}
-	f.fail(err, map[string]string{"reason": "reason", "expires_at": "expires"})
+	f.fail(err, map[string]string{"reason": "reason", "expires_at": "accepted_until"})
 	u.showFinding(w, r, s, statusOf(err), name, f)
 }
 
@@ -111,12 +111,12 @@ func (u *UI) findingRefused(w http.ResponseWriter, r *http.Request, s *service.W
 func (u *UI) acceptRisk(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
 	f := newForm(cloneValues(r.PostForm))
 	f.require(map[string]string{"reason": "say why the risk may be accepted: it stays on the record",
-		"expires": "choose the day the acceptance ends"})
+		"accepted_until": "choose the day the acceptance ends"})
 	var exp time.Time
-	if v := strings.TrimSpace(f.Get("expires")); v != "" {
+	if v := strings.TrimSpace(f.Get("accepted_until")); v != "" {
 		t, err := time.ParseInLocation(acceptLayout, v, time.UTC)
 		if err != nil {
-			f.Errors["expires"] = "a date, YYYY-MM-DD"
+			f.Errors["accepted_until"] = "a date, YYYY-MM-DD"
 		}
 		exp = t
 	}

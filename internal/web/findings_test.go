@@ -188,7 +188,7 @@ func TestFindingPageAndRiskAcceptance(t *testing.T) {
 	eng := as(t, f.srv, patchctl.RoleEngineer)
 	eng.get(path)
 	exp := f.srv.Clock.Now().Add(30 * 24 * time.Hour).Format("2006-01-02")
-	r := eng.post(path+"/accept", url.Values{"reason": {"not reachable"}, "expires": {exp}})
+	r := eng.post(path+"/accept", url.Values{"reason": {"not reachable"}, "accepted_until": {exp}})
 	if r.Status != http.StatusForbidden {
 		t.Errorf("engineer accepting a risk: %d, want 403", r.Status)
 	}
@@ -198,30 +198,30 @@ func TestFindingPageAndRiskAcceptance(t *testing.T) {
 		t.Errorf("engineer marking a false positive: %d, want 403", r.Status)
 	}
 	// Without the CSRF token nothing happens.
-	if r := lead.post(path+"/accept", url.Values{"reason": {"x"}, "expires": {exp}, "csrf": {""}}); r.Status != http.StatusForbidden {
+	if r := lead.post(path+"/accept", url.Values{"reason": {"x"}, "accepted_until": {exp}, "csrf": {""}}); r.Status != http.StatusForbidden {
 		t.Errorf("accept without CSRF token: %d, want 403", r.Status)
 	}
 
 	// Field errors next to the fields, input kept.
 	lead.get(path)
-	r = lead.post(path+"/accept", url.Values{"reason": {"  "}, "expires": {""}})
+	r = lead.post(path+"/accept", url.Values{"reason": {"  "}, "accepted_until": {""}})
 	if r.Status != http.StatusBadRequest {
 		t.Errorf("empty acceptance: %d, want 400", r.Status)
 	}
-	r.mustContain(t, "Check the form", `id="a-reason-error"`, "say why the risk may be accepted", `id="a-expires-error"`, "choose the day the acceptance ends")
-	r = lead.post(path+"/accept", url.Values{"reason": {"the parser is not reachable from the network"}, "expires": {"2026-01-01"}})
+	r.mustContain(t, "Check the form", `id="a-reason-error"`, "say why the risk may be accepted", `id="a-until-error"`, "choose the day the acceptance ends")
+	r = lead.post(path+"/accept", url.Values{"reason": {"the parser is not reachable from the network"}, "accepted_until": {"2026-01-01"}})
 	if r.Status != http.StatusBadRequest {
 		t.Errorf("acceptance in the past: %d, want 400", r.Status)
 	}
-	r.mustContain(t, `id="a-expires-error"`, "must be in the future", "the parser is not reachable from the network", `value="2026-01-01"`)
-	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated"}, "expires": {"31/12/2026"}})
+	r.mustContain(t, `id="a-until-error"`, "must be in the future", "the parser is not reachable from the network", `value="2026-01-01"`)
+	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated"}, "accepted_until": {"31/12/2026"}})
 	r.mustContain(t, "a date, YYYY-MM-DD", `value="31/12/2026"`)
-	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated"}, "expires": {f.srv.Clock.Now().AddDate(2, 0, 0).Format("2006-01-02")}})
+	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated"}, "accepted_until": {f.srv.Clock.Now().AddDate(2, 0, 0).Format("2006-01-02")}})
 	r.mustContain(t, "a risk acceptance lasts at most a year")
 
 	// Accepted: the page says by whom, until when; the decision is in the
 	// history and the form now offers reopening.
-	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated by the WAF rule 7"}, "expires": {exp}})
+	r = lead.post(path+"/accept", url.Values{"reason": {"mitigated by the WAF rule 7"}, "accepted_until": {exp}})
 	if r.Status != http.StatusSeeOther || r.Location != path {
 		t.Fatalf("accept: %d to %q\n%s", r.Status, r.Location, excerpt(r.Body))
 	}

@@ -47,7 +47,7 @@ func (u *UI) funcs() template.FuncMap {
 		"bytes":        bytesText,
 		"dur":          Human,
 		"deref":        func(n *int) int { return *n },
-		"pctf":         func(f float64) string { return strconv.Itoa(int(f*100)) + "%" },
+		"importPct":    importPercent,
 	}
 }
 
@@ -479,6 +479,22 @@ func describe(e patchctl.AuditEvent) eventText {
 		out.Summary = "the risk acceptance by " + str("accepted_by") + " expired: the finding is open again"
 		out.Detail = str("reason")
 	default:
+		if format, ok := strings.CutPrefix(e.Action, "import."); ok && strings.HasPrefix(e.Subject, "feed:") {
+			out.Summary = "imported the " + strings.ToUpper(format) + " feed"
+			if v := str("version"); v != "" {
+				out.Summary += " " + v
+			}
+			out.Detail = fmt.Sprintf("%s entries, %s new; %s findings and %s patches updated", str("entries"), str("new"),
+				str("findings_affected"), str("patches_updated"))
+			if esc, ok := d["escalated"].([]any); ok && len(esc) > 0 {
+				keys := make([]string, len(esc))
+				for i, k := range esc {
+					keys[i] = fmt.Sprint(k)
+				}
+				out.Detail += "; escalated " + strings.Join(keys, ", ")
+			}
+			break
+		}
 		if format, ok := strings.CutPrefix(e.Action, "import."); ok && strings.HasPrefix(e.Subject, "import:") {
 			out.Summary = "imported a " + format + " report"
 			if src := str("source"); src != "" {

@@ -30,6 +30,17 @@ type importData struct {
 	MorePatches int
 }
 
+// importPercent is how much of a running import's report was read, 0 to
+// 100: live from the intake when the import runs in this process, else
+// from its record (another replica runs it).
+func importPercent(r *intake.Result) int {
+	p := r.Progress
+	if p == 0 && r.Import.BytesTotal > 0 {
+		p = float64(r.Import.BytesRead) / float64(r.Import.BytesTotal)
+	}
+	return min(100, int(p*100))
+}
+
 type severityCount struct {
 	Severity patchctl.Severity
 	N        int
@@ -56,12 +67,7 @@ func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *service.WebSe
 	d := importData{R: u.intake.Result(im)}
 	now := u.svc.Now()
 	if im.Status == store.ImportRunning {
-		p := d.R.Progress
-		if p == 0 && im.BytesTotal > 0 {
-			// Running in another replica: the record has the bytes read.
-			p = float64(im.BytesRead) / float64(im.BytesTotal)
-		}
-		d.Percent = min(100, int(p*100))
+		d.Percent = importPercent(d.R)
 		d.Elapsed = now.Sub(im.StartedAt)
 	}
 	if r.URL.Query().Get("fragment") == "progress" {

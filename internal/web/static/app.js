@@ -11,6 +11,12 @@
       alert.setAttribute("tabindex", "-1");
       alert.focus();
     }
+    // On a phone the main navigation scrolls sideways: keep the current
+    // section in view.
+    var current = document.querySelector(".mainnav [aria-current]");
+    if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
+      current.parentElement.scrollLeft = current.offsetLeft - current.parentElement.offsetLeft - 16;
+    }
     // Say so when the board is wider than the window.
     var wraps = document.querySelectorAll("[data-overflow-hint]");
     function hint() {
