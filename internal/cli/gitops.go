@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/client"
 	"github.com/patchctl/patchctl/internal/gitops"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
@@ -70,11 +68,11 @@ func (e *env) gitops() (gitopsAPI, error) {
 		if e.token == "" {
 			return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "--server needs a token: --token or PATCHCTL_TOKEN")
 		}
-		u, err := url.Parse(strings.TrimRight(e.server, "/"))
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usagef("--server %q is not a server URL (want http://host:port)", e.server)
+		c, err := client.New(e.server, e.token, &http.Client{Timeout: 10 * time.Minute})
+		if err != nil {
+			return nil, usageError{err}
 		}
-		return &gitopsRemote{base: u.String() + "/api/v1", token: e.token, http: &http.Client{Timeout: 10 * time.Minute}}, nil
+		return c, nil
 	}
 	svc, _, err := e.openLocal()
 	if err != nil {
@@ -379,133 +377,4 @@ func (l *gitopsLocal) Deliveries(ctx context.Context, f store.DeliveryFilter) ([
 }
 func (l *gitopsLocal) Delivery(ctx context.Context, id int64) (*store.Delivery, error) {
 	return l.svc.Delivery(ctx, l.actor, id)
-}
-
-// gitopsRemote calls the GitOps operations of a server's API. (The API
-// client, internal/client, does not carry them yet.)
-type gitopsRemote struct {
-	base, token string
-	http        *http.Client
-}
-
-func (r *gitopsRemote) call(ctx context.Context, method, path string, query url.Values, body io.Reader, out any) error {
-	u := r.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/octet-stream")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "patchctl/"+patchctl.Version)
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := r.http.Do(req)
-	if err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server at " + strings.TrimSuffix(r.base, "/api/v1"), Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "reading the server's answer failed", Err: err}
-	}
-	if resp.StatusCode >= 400 {
-		var p struct {
-			Detail string                `json:"detail"`
-			Code   string                `json:"code"`
-			Gates  []patchctl.GateResult `json:"gates"`
-		}
-		if json.Unmarshal(b, &p) != nil || p.Code == "" {
-			return &patchctl.Error{Code: codeOfStatus(resp.StatusCode), Message: "server answered " + resp.Status}
-		}
-		return &patchctl.Error{Code: patchctl.Code(p.Code), Message: p.Detail, Gates: p.Gates}
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
-	}
-	return nil
-}
-
-func codeOfStatus(s int) patchctl.Code {
-	switch {
-	case s == 400:
-		return patchctl.CodeInvalid
-	case s == 401:
-		return patchctl.CodeUnauthorized
-	case s == 403:
-		return patchctl.CodeForbidden
-	case s == 404:
-		return patchctl.CodeNotFound
-	case s == 409:
-		return patchctl.CodeConflict
-	case s == 413:
-		return patchctl.CodeTooLarge
-	case s >= 502 && s <= 504:
-		return patchctl.CodeUnavailable
-	}
-	return patchctl.CodeInternal
-}
-
-// answer returns v, or nil with the error.
-func answer[T any](v *T, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func (r *gitopsRemote) OpenBranch(ctx context.Context, key string) (*gitops.BranchResult, error) {
-	var out gitops.BranchResult
-	return answer(&out, r.call(ctx, "POST", "/patches/"+url.PathEscape(key)+"/branch", nil, nil, &out))
-}
-
-func (r *gitopsRemote) upload(ctx context.Context, key, what string, body io.Reader, ref string, out any) error {
-	q := url.Values{}
-	if ref != "" {
-		q.Set("ref", ref)
-	}
-	return r.call(ctx, "POST", "/patches/"+url.PathEscape(key)+"/"+what, q, body, out)
-}
-
-func (r *gitopsRemote) ImportPlan(ctx context.Context, key string, body io.Reader, ref string) (*gitops.PlanImport, error) {
-	var out gitops.PlanImport
-	return answer(&out, r.upload(ctx, key, "tfplan", body, ref, &out))
-}
-func (r *gitopsRemote) ImportState(ctx context.Context, key string, body io.Reader, ref string) (*gitops.StateImport, error) {
-	var out gitops.StateImport
-	return answer(&out, r.upload(ctx, key, "tfstate", body, ref, &out))
-}
-func (r *gitopsRemote) ImportHelm(ctx context.Context, app, env, release string, data []byte) (*gitops.HelmImport, error) {
-	q := url.Values{"application": {app}, "environment": {env}}
-	if release != "" {
-		q.Set("release", release)
-	}
-	var out gitops.HelmImport
-	return answer(&out, r.call(ctx, "POST", "/releases/helm", q, bytes.NewReader(data), &out))
-}
-func (r *gitopsRemote) Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"source": f.Source, "status": f.Status, "event": f.Event, "patch": f.PatchKey, "repository": f.Repository} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if f.BeforeID > 0 {
-		q.Set("before", strconv.FormatInt(f.BeforeID, 10))
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	var out []store.Delivery
-	if err := r.call(ctx, "GET", "/deliveries", q, nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-func (r *gitopsRemote) Delivery(ctx context.Context, id int64) (*store.Delivery, error) {
-	var out store.Delivery
-	return answer(&out, r.call(ctx, "GET", "/deliveries/"+strconv.FormatInt(id, 10), nil, nil, &out))
 }

@@ -42,6 +42,9 @@ func New(baseURL, token string, hc *http.Client) (*Client, error) {
 	return &Client{base: u.String() + "/api/v1", token: token, http: hc}, nil
 }
 
+// Server is the server's base URL.
+func (c *Client) Server() string { return strings.TrimSuffix(c.base, "/api/v1") }
+
 type problem struct {
 	Title  string                `json:"title"`
 	Status int                   `json:"status"`
@@ -94,7 +97,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server at " + strings.TrimSuffix(c.base, "/api/v1"), Err: err}
+		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server at " + c.Server(), Err: err}
 	}
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
