@@ -13,6 +13,7 @@ import (
 	"github.com/patchctl/patchctl/internal/integration/argocd"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // observation is what an Argo CD notification or a read of the
@@ -162,7 +163,7 @@ func (obs observation) details() map[string]string {
 		d["url"] = strings.TrimSuffix(obs.ArgoURL, "/") + "/applications/" + obs.App
 	}
 	if obs.Message != "" {
-		d["message"] = clip(obs.Message, 500)
+		d["message"] = textutil.Clip(obs.Message, 500)
 	}
 	return d
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/patchctl/patchctl/internal/integration/github"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // HandleGitHub applies a verified, parsed GitHub delivery: its evidence,
@@ -189,7 +190,7 @@ func prEvidence(pr *github.PullRequest, action, via string) patchctl.Evidence {
 		at = timeOr(pr.ClosedAt, pr.UpdatedAt)
 	}
 	details := map[string]string{"repo": pr.Repo, "number": strconv.Itoa(pr.Number), "branch": pr.HeadRef,
-		"head_sha": pr.HeadSHA, "base": pr.BaseRef, "title": clip(pr.Title, 200), "via": via}
+		"head_sha": pr.HeadSHA, "base": pr.BaseRef, "title": textutil.Clip(pr.Title, 200), "via": via}
 	if action != "" {
 		details["action"] = action
 	}
@@ -511,7 +512,7 @@ func (l *Loop) onAdvisory(ctx context.Context, au *service.Automation, ev *githu
 	if a.Withdrawn() {
 		verb = "withdrawn"
 	}
-	text := fmt.Sprintf("GitHub security advisory %s %s: %s", ids[0], verb, clip(a.Summary, 300))
+	text := fmt.Sprintf("GitHub security advisory %s %s: %s", ids[0], verb, textutil.Clip(a.Summary, 300))
 	if a.Severity != "" {
 		text += fmt.Sprintf(" (severity %s", a.Severity)
 		if a.CVSS > 0 {

@@ -267,17 +267,6 @@ func (l *Loop) wake() {
 	}
 }
 
-// clip shortens s to n bytes for details and summaries.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // short abbreviates a commit for summaries.
 func short(sha string) string {
 	if len(sha) > 12 && isHex(sha) {

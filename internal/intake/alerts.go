@@ -8,6 +8,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Alert is one vulnerable dependency a code host reports for a repository
@@ -236,5 +237,5 @@ func (r *run) key(rec *importer.Record) store.FindingKey {
 	if pkg == "" {
 		pkg = rec.Location
 	}
-	return store.FindingKey{VulnID: truncate(r.canonical(rec), 200), Package: truncate(pkg, 500), Version: truncate(rec.InstalledVersion, 200)}
+	return store.FindingKey{VulnID: textutil.Prefix(r.canonical(rec), 200), Package: textutil.Prefix(pkg, 500), Version: textutil.Prefix(rec.InstalledVersion, 200)}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/patchctl/patchctl/internal/importer/formats"
 	"github.com/patchctl/patchctl/internal/intake/reportgen"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // BenchOptions configure an import benchmark.
@@ -202,7 +203,7 @@ func (in *Intake) RunBenchmark(ctx context.Context, floorDB *store.DB, files []s
 			asset.Kind, asset.Name = r.Asset.Kind, r.Asset.Name
 			rows = append(rows, store.NewFinding{VulnID: r.VulnID, Package: r.Package, InstalledVersion: r.InstalledVersion,
 				FixedVersion: r.FixedVersion, Ecosystem: r.Ecosystem, PURL: r.PURL, Location: r.Location, Severity: r.Severity,
-				CVSS: r.CVSS, CVSSVector: r.CVSSVector, Title: truncate(r.Title, 300), URL: r.URL, Aliases: "[]", State: patchctl.FindingOpen})
+				CVSS: r.CVSS, CVSSVector: r.CVSSVector, Title: textutil.Prefix(r.Title, 300), URL: r.URL, Aliases: "[]", State: patchctl.FindingOpen})
 			return nil
 		})
 		f.Close()

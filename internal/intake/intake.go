@@ -34,6 +34,7 @@ import (
 	"github.com/patchctl/patchctl/internal/importer/formats"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Intake runs imports.
@@ -753,17 +754,6 @@ func vexState(s string) (patchctl.FindingState, bool) {
 	return "", false
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && (s[cut]&0xC0) == 0x80 {
-		cut--
-	}
-	return s[:cut]
-}
-
 func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	st, err := r.asset(ctx, rec.Asset)
 	if err != nil {
@@ -796,10 +786,10 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 		pkg = rec.Location
 	}
 	f := store.NewFinding{
-		AssetID: st.asset.ID, VulnID: truncate(vuln, 200), Package: truncate(pkg, 500), InstalledVersion: truncate(rec.InstalledVersion, 200),
-		FixedVersion: truncate(rec.FixedVersion, 200), Ecosystem: rec.Ecosystem, PURL: truncate(rec.PURL, 1000), Location: truncate(rec.Location, 1000),
+		AssetID: st.asset.ID, VulnID: textutil.Prefix(vuln, 200), Package: textutil.Prefix(pkg, 500), InstalledVersion: textutil.Prefix(rec.InstalledVersion, 200),
+		FixedVersion: textutil.Prefix(rec.FixedVersion, 200), Ecosystem: rec.Ecosystem, PURL: textutil.Prefix(rec.PURL, 1000), Location: textutil.Prefix(rec.Location, 1000),
 		Severity: sev, CVSS: rec.CVSS, CVSSVector: rec.CVSSVector, EPSS: rec.EPSS, KEV: rec.KEV || r.kev[vuln],
-		Title: truncate(rec.Title, 300), URL: truncate(rec.URL, 1000), Aliases: jsonList(aliases), State: patchctl.FindingOpen,
+		Title: textutil.Prefix(rec.Title, 300), URL: textutil.Prefix(rec.URL, 1000), Aliases: jsonList(aliases), State: patchctl.FindingOpen,
 	}
 	if v := r.vulnCache[vuln]; v != nil {
 		f.KEV = f.KEV || v.KEV
@@ -807,7 +797,7 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	}
 	if rec.VEXState != "" {
 		if s, ok := vexState(rec.VEXState); ok {
-			f.State, f.VEXState, f.Justification = s, rec.VEXState, truncate(rec.Justification, 500)
+			f.State, f.VEXState, f.Justification = s, rec.VEXState, textutil.Prefix(rec.Justification, 500)
 			r.sum.VEXApplied++
 		}
 	}
@@ -976,11 +966,11 @@ func (r *run) preloadGroups(ctx context.Context) error {
 		}
 		// Findings already stored keep their patch: only new ones need a
 		// group.
-		fk := store.FindingKey{VulnID: truncate(r.canonical(rec), 200), Package: truncate(pkg, 500), Version: truncate(rec.InstalledVersion, 200)}
+		fk := store.FindingKey{VulnID: textutil.Prefix(r.canonical(rec), 200), Package: textutil.Prefix(pkg, 500), Version: textutil.Prefix(rec.InstalledVersion, 200)}
 		if _, ok := st.existing[fk]; ok {
 			continue
 		}
-		key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, truncate(pkg, 500), truncate(rec.FixedVersion, 200))
+		key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, textutil.Prefix(pkg, 500), textutil.Prefix(rec.FixedVersion, 200))
 		if _, ok := r.groupPatches[key]; ok || seen[key] {
 			continue
 		}
@@ -1132,7 +1122,7 @@ func (r *run) patchFor(g *groupState) service.CreatePatch {
 	if r.cfg.Grouping.By == "package_fix" {
 		title = fmt.Sprintf("Upgrade %s to %s", g.pkg, g.fix)
 	}
-	in := service.CreatePatch{Title: truncate(title, 300), Kind: kind,
+	in := service.CreatePatch{Title: textutil.Prefix(title, 300), Kind: kind,
 		Description: fmt.Sprintf("Created by import #%d for findings of %s in %s; fixed in %s.", r.importID, g.pkg, g.grp, g.fix)}
 	rule := config.AssetRule{}
 	for _, ar := range r.cfg.Assets {

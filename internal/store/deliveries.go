@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Delivery is one verified webhook delivery, recorded in the transaction
@@ -78,7 +79,7 @@ func (tx *Tx) SaveDelivery(ctx context.Context, d *Delivery) error {
 	err := tx.row(ctx, `INSERT INTO webhook_deliveries (source, delivery_id, event, action, received_at, status, patch_keys, repository, summary, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.Source, d.DeliveryID, d.Event, d.Action, tx.ts(d.ReceivedAt), d.Status, strings.Join(d.PatchKeys, " "),
-		d.Repository, clipText(d.Summary, 4000), clipText(d.Error, 2000)).Scan(&d.ID)
+		d.Repository, textutil.Prefix(d.Summary, 4000), textutil.Prefix(d.Error, 2000)).Scan(&d.ID)
 	d.ReceivedAt = Micro(d.ReceivedAt)
 	if err := tx.db.wrap(err); patchctl.ErrorCode(err) == patchctl.CodeConflict {
 		return patchctl.Errorf(patchctl.CodeConflict, "%s delivery %s is already recorded", d.Source, d.DeliveryID)
@@ -96,23 +97,12 @@ func (tx *Tx) ReplaceFailedDelivery(ctx context.Context, d *Delivery) error {
 	err := tx.row(ctx, `UPDATE webhook_deliveries SET event = ?, action = ?, received_at = ?, status = ?, patch_keys = ?,
 		repository = ?, summary = ?, error = ? WHERE source = ? AND delivery_id = ? AND status = 'failed' RETURNING id`,
 		d.Event, d.Action, tx.ts(d.ReceivedAt), d.Status, strings.Join(d.PatchKeys, " "), d.Repository,
-		clipText(d.Summary, 4000), clipText(d.Error, 2000), d.Source, d.DeliveryID).Scan(&d.ID)
+		textutil.Prefix(d.Summary, 4000), textutil.Prefix(d.Error, 2000), d.Source, d.DeliveryID).Scan(&d.ID)
 	d.ReceivedAt = Micro(d.ReceivedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return patchctl.Errorf(patchctl.CodeConflict, "%s delivery %s is already recorded", d.Source, d.DeliveryID)
 	}
 	return tx.db.wrap(err)
-}
-
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a rune boundary.
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // Delivery returns the record of a source's delivery id (CodeNotFound when

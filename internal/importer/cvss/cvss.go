@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Vector is a parsed CVSS v3 vector: the version and the eight base metrics,
@@ -44,31 +46,31 @@ func ParseV3(s string) (Vector, error) {
 	var v Vector
 	rest, ok := strings.CutPrefix(s, "CVSS:")
 	if !ok {
-		return v, fmt.Errorf("%w: %q has no CVSS:3.x prefix", ErrNotV3, truncate(s))
+		return v, fmt.Errorf("%w: %q has no CVSS:3.x prefix", ErrNotV3, textutil.Clip(s, 80))
 	}
 	version, rest, _ := strings.Cut(rest, "/")
 	switch version {
 	case "3.0", "3.1":
 		v.Version = version
 	default:
-		return v, fmt.Errorf("%w: version %q", ErrNotV3, truncate(version))
+		return v, fmt.Errorf("%w: version %q", ErrNotV3, textutil.Clip(version, 80))
 	}
 	seen := map[string]bool{}
 	for part := range strings.SplitSeq(rest, "/") {
 		key, val, ok := strings.Cut(part, ":")
 		if !ok || len(val) != 1 {
-			return Vector{}, fmt.Errorf("cvss: malformed metric %q in %q", truncate(part), truncate(s))
+			return Vector{}, fmt.Errorf("cvss: malformed metric %q in %q", textutil.Clip(part, 80), textutil.Clip(s, 80))
 		}
 		values, known := allowed[key]
 		if !known {
-			return Vector{}, fmt.Errorf("cvss: unknown metric %q in %q", truncate(key), truncate(s))
+			return Vector{}, fmt.Errorf("cvss: unknown metric %q in %q", textutil.Clip(key, 80), textutil.Clip(s, 80))
 		}
 		if seen[key] {
-			return Vector{}, fmt.Errorf("cvss: metric %s repeated in %q", key, truncate(s))
+			return Vector{}, fmt.Errorf("cvss: metric %s repeated in %q", key, textutil.Clip(s, 80))
 		}
 		seen[key] = true
 		if !strings.Contains(values, val) {
-			return Vector{}, fmt.Errorf("cvss: invalid value %s:%s in %q", key, val, truncate(s))
+			return Vector{}, fmt.Errorf("cvss: invalid value %s:%s in %q", key, val, textutil.Clip(s, 80))
 		}
 		c := val[0]
 		switch key {
@@ -92,7 +94,7 @@ func ParseV3(s string) (Vector, error) {
 	}
 	for _, k := range baseOrder {
 		if !seen[k] {
-			return Vector{}, fmt.Errorf("cvss: base metric %s missing in %q", k, truncate(s))
+			return Vector{}, fmt.Errorf("cvss: base metric %s missing in %q", k, textutil.Clip(s, 80))
 		}
 	}
 	return v, nil
@@ -194,11 +196,4 @@ func cia(c byte) float64 {
 		return 0.22
 	}
 	return 0 // N
-}
-
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Emit receives each score; the score is owned by the callee. Returning an
@@ -122,7 +123,7 @@ func (p *parser) run(emit Emit) error {
 		}
 	}
 	if cveCol < 0 || epssCol < 0 {
-		return p.invalid("header %q lacks the cve and epss columns", truncate(string(line)))
+		return p.invalid("header %q lacks the cve and epss columns", textutil.Clip(string(line), 60))
 	}
 	var fields [8][]byte
 	for {
@@ -146,11 +147,11 @@ func (p *parser) run(emit Emit) error {
 		}
 		var err error
 		if sc.EPSS, err = probability(f[epssCol]); err != nil {
-			return p.invalid("epss %q: %v", truncate(string(f[epssCol])), err)
+			return p.invalid("epss %q: %v", textutil.Clip(string(f[epssCol]), 60), err)
 		}
 		if pctCol >= 0 {
 			if sc.Percentile, err = probability(f[pctCol]); err != nil {
-				return p.invalid("percentile %q: %v", truncate(string(f[pctCol])), err)
+				return p.invalid("percentile %q: %v", textutil.Clip(string(f[pctCol]), 60), err)
 			}
 		}
 		p.meta.Count++
@@ -170,7 +171,7 @@ func (p *parser) comment(text string) error {
 		case "score_date":
 			p.meta.ScoreDate = jsonstream.ParseTime(v)
 			if p.meta.ScoreDate.IsZero() {
-				return p.invalid("score_date %q is not a date", truncate(v))
+				return p.invalid("score_date %q is not a date", textutil.Clip(v, 60))
 			}
 		}
 	}
@@ -216,11 +217,4 @@ func probability(b []byte) (float64, error) {
 		return 0, fmt.Errorf("not between 0 and 1")
 	}
 	return f, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/patchctl/patchctl/internal/importer/osv"
 	"github.com/patchctl/patchctl/internal/importer/sarif"
 	"github.com/patchctl/patchctl/internal/importer/trivy"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // HeadSize is how many leading bytes detection looks at.
@@ -97,7 +98,7 @@ func ParseFormat(name string) (importer.Format, error) {
 		return f, nil
 	}
 	return "", &patchctl.Error{Code: patchctl.CodeInvalid, Field: "format",
-		Message: fmt.Sprintf("unknown format %q (known: auto, %s)", truncate(name), joinFormats(Formats()))}
+		Message: fmt.Sprintf("unknown format %q (known: auto, %s)", textutil.Clip(name, 40), joinFormats(Formats()))}
 }
 
 func joinFormats(fs []importer.Format) string {
@@ -123,7 +124,7 @@ func Parser(f importer.Format) (importer.Parser, error) {
 			Message: fmt.Sprintf("%s is a feed, not a scanner report: read it with formats.%s", f, fn)}
 	}
 	return nil, &patchctl.Error{Code: patchctl.CodeInvalid, Field: "format",
-		Message: fmt.Sprintf("unknown scanner format %q (known: auto, %s)", truncate(string(f)), joinFormats(importer.ScannerFormats))}
+		Message: fmt.Sprintf("unknown scanner format %q (known: auto, %s)", textutil.Clip(string(f), 40), joinFormats(importer.ScannerFormats))}
 }
 
 // Sniff says what the head of an input (its first HeadSize bytes, or all of
@@ -197,11 +198,4 @@ func ParseEPSS(ctx context.Context, r io.Reader, emit func(*importer.EPSSScore) 
 // ParseOSVRecord reads a single OSV advisory.
 func ParseOSVRecord(ctx context.Context, r io.Reader) (*importer.OSVRecord, error) {
 	return osv.ParseRecord(ctx, r)
-}
-
-func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // maxResponseBytes bounds an API response. An Application carries the
@@ -299,5 +300,5 @@ func apiError(status int, data []byte, method, name string) error {
 	default:
 		msg = fmt.Sprintf("argocd answered HTTP %d: %s", status, msg)
 	}
-	return &patchctl.Error{Code: code, Message: clipTo(msg, 300), Err: cause}
+	return &patchctl.Error{Code: code, Message: textutil.Clip(msg, 300), Err: cause}
 }

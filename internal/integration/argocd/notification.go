@@ -21,11 +21,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/jsonerr"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // TokenHeader carries the shared secret Argo CD sends with each
@@ -255,77 +255,12 @@ func nonEmpty(s []string) []string {
 }
 
 // clip shortens a value quoted in a message.
-func clip(s string) string { return clipTo(s, 80) }
-
-// clipTo shortens s to n runes, marking the cut.
-func clipTo(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "..."
-}
+func clip(s string) string { return textutil.Clip(s, 80) }
 
 // jsonError names where JSON input is bad.
 func jsonError(data []byte, what string, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		line, col := position(data, se.Offset)
-		return patchctl.Errorf(patchctl.CodeInvalid, "malformed %s JSON at line %d, column %d (byte offset %d): %s",
-			what, line, col, se.Offset, se.Error())
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(document)"
-		}
-		line, col := position(data, te.Offset)
-		return &patchctl.Error{Code: patchctl.CodeInvalid, Field: field,
-			Message: fmt.Sprintf("%s: found a JSON %s where a JSON %s was expected, line %d, column %d (byte offset %d)",
-				what, te.Value, jsonKind(te.Type), line, col, te.Offset)}
+	if pe, ok := jsonerr.Describe(data, 0, what, err); ok {
+		return pe
 	}
 	return patchctl.Errorf(patchctl.CodeInvalid, "%s: %s", what, clip(err.Error()))
-}
-
-// jsonKind names the JSON type a Go type decodes from.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "value"
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "value"
-}
-
-// position returns the 1-based line and column of the byte before offset.
-func position(data []byte, offset int64) (line, col int) {
-	off := int(offset)
-	if off > len(data) {
-		off = len(data)
-	}
-	if off > 0 {
-		off--
-	}
-	prefix := data[:off]
-	line = 1 + bytes.Count(prefix, []byte{'\n'})
-	col = off - bytes.LastIndexByte(prefix, '\n')
-	return line, col
 }

@@ -12,6 +12,7 @@ import (
 	gh "github.com/google/go-github/v93/github"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // DefaultBaseURL is the REST API of github.com.
@@ -108,7 +109,7 @@ var errEmptyResponse = errors.New("empty response body")
 func splitRepo(repo string) (owner, name string, err error) {
 	owner, name, ok := strings.Cut(repo, "/")
 	if !ok || !validRepoPart(owner) || !validRepoPart(name) {
-		return "", "", patchctl.FieldError("repo", "%q is not a repository (want owner/name)", clip(repo, 100))
+		return "", "", patchctl.FieldError("repo", "%q is not a repository (want owner/name)", textutil.Clip(repo, 100))
 	}
 	return owner, name, nil
 }
@@ -129,7 +130,7 @@ func validRepoPart(s string) bool {
 // validBranch applies git check-ref-format's rules to a branch name.
 func validBranch(b string) error {
 	bad := func(why string) error {
-		return patchctl.FieldError("branch", "%q is not a branch name: %s", clip(b, 100), why)
+		return patchctl.FieldError("branch", "%q is not a branch name: %s", textutil.Clip(b, 100), why)
 	}
 	switch {
 	case b == "" || strings.TrimSpace(b) != b:

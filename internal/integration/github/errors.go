@@ -13,6 +13,7 @@ import (
 	gh "github.com/google/go-github/v93/github"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // RateLimitError is the cause (errors.As) of the CodeUnavailable error a
@@ -138,7 +139,7 @@ func githubMessage(er *gh.ErrorResponse) string {
 	if len(parts) == 0 {
 		return http.StatusText(er.Response.StatusCode)
 	}
-	return clip(strings.Join(parts, "; "), 300)
+	return textutil.Clip(strings.Join(parts, "; "), 300)
 }
 
 // statusOf returns the HTTP status of a go-github error, 0 if none.

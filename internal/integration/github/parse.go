@@ -11,6 +11,7 @@ import (
 	gh "github.com/google/go-github/v93/github"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // known lists the events parsed into typed parts; every other event name
@@ -39,7 +40,7 @@ var known = map[string]Type{
 // errors naming the byte offset and line, or the JSON path.
 func ParseEvent(name string, body []byte) (*Event, error) {
 	if !validEventName(name) || name == "" {
-		return nil, patchctl.FieldError(HeaderEvent, "%q is not an event name", clip(name, 64))
+		return nil, patchctl.FieldError(HeaderEvent, "%q is not an event name", textutil.Clip(name, 64))
 	}
 	typ, ok := known[name]
 	if !ok {
@@ -147,7 +148,7 @@ func jsonError(name string, body []byte, err error) error {
 	// Values a field's own decoder refuses (go-github timestamps) carry no
 	// position in encoding/json.
 	return &patchctl.Error{Code: patchctl.CodeInvalid, Err: err, Message: fmt.Sprintf(
-		"%s payload has an invalid value: %s", name, clip(err.Error(), 200))}
+		"%s payload has an invalid value: %s", name, textutil.Clip(err.Error(), 200))}
 }
 
 func typeName(e *json.UnmarshalTypeError) string {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Webhook headers GitHub sends with every delivery. http.Header
@@ -115,11 +116,11 @@ func ParseDelivery(header http.Header) (Delivery, error) {
 	case d.ID == "":
 		return d, patchctl.FieldError(HeaderDelivery, "header is missing")
 	case !validDeliveryID(d.ID):
-		return d, patchctl.FieldError(HeaderDelivery, "%q is not a delivery id", clip(d.ID, 64))
+		return d, patchctl.FieldError(HeaderDelivery, "%q is not a delivery id", textutil.Clip(d.ID, 64))
 	case d.Event == "":
 		return d, patchctl.FieldError(HeaderEvent, "header is missing")
 	case !validEventName(d.Event):
-		return d, patchctl.FieldError(HeaderEvent, "%q is not an event name", clip(d.Event, 64))
+		return d, patchctl.FieldError(HeaderEvent, "%q is not an event name", textutil.Clip(d.Event, 64))
 	}
 	return d, nil
 }
@@ -207,14 +208,6 @@ func ReadRequest(r *http.Request, secret []byte) (*Event, error) {
 		return nil, patchctl.Errorf(patchctl.CodeTooLarge, "webhook body is over the %d-byte limit", MaxPayloadBytes)
 	}
 	return VerifyAndParse(secret, r.Header, body)
-}
-
-// clip shortens s for an error message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // invalidf builds a CodeInvalid error for a payload problem.

@@ -2,6 +2,7 @@ package helm
 
 import (
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Chart is the part of a chart's Chart.yaml patchctl uses.
@@ -39,7 +40,7 @@ func ParseChart(data []byte) (*Chart, error) {
 	case "":
 		return nil, patchctl.FieldError("apiVersion", "missing")
 	default:
-		return nil, patchctl.FieldError("apiVersion", "%q is not a chart API version (v1 or v2)", truncate(string(w.APIVersion), 40))
+		return nil, patchctl.FieldError("apiVersion", "%q is not a chart API version (v1 or v2)", textutil.Clip(string(w.APIVersion), 40))
 	}
 	if w.Name == "" {
 		return nil, patchctl.FieldError("name", "missing")
@@ -48,7 +49,7 @@ func ParseChart(data []byte) (*Chart, error) {
 		return nil, patchctl.FieldError("version", "missing")
 	}
 	if !IsSemver(string(w.Version)) {
-		return nil, patchctl.FieldError("version", "%q is not a SemVer 2 version", truncate(string(w.Version), 40))
+		return nil, patchctl.FieldError("version", "%q is not a SemVer 2 version", textutil.Clip(string(w.Version), 40))
 	}
 	return &Chart{
 		APIVersion:   string(w.APIVersion),

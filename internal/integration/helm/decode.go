@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/jsonerr"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // MaxInputBytes bounds what the parsers accept. `helm status -o json`
@@ -39,7 +39,7 @@ func decode(data []byte, what string, v any) error {
 	if err := yaml.Unmarshal(data, v); err != nil {
 		return &patchctl.Error{
 			Code:    patchctl.CodeInvalid,
-			Message: fmt.Sprintf("malformed %s YAML: %s", what, truncate(err.Error(), 300)),
+			Message: fmt.Sprintf("malformed %s YAML: %s", what, textutil.Clip(err.Error(), 300)),
 		}
 	}
 	return nil
@@ -48,31 +48,14 @@ func decode(data []byte, what string, v any) error {
 // jsonError names where JSON input is bad. skipped is the number of leading
 // bytes removed before decoding, added back to offsets.
 func jsonError(data []byte, skipped int, what string, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		line, col := position(data, se.Offset)
-		return patchctl.Errorf(patchctl.CodeInvalid, "malformed %s JSON at line %d, column %d (byte offset %d): %s",
-			what, line, col, se.Offset+int64(skipped), se.Error())
-	case errors.As(err, &te):
-		line, col := position(data, te.Offset)
-		field := te.Field
-		if field == "" {
-			field = "(document)"
-		}
-		return &patchctl.Error{
-			Code:  patchctl.CodeInvalid,
-			Field: field,
-			Message: fmt.Sprintf("%s: found a JSON %s where a JSON %s was expected, line %d, column %d (byte offset %d)",
-				what, te.Value, jsonKind(te.Type), line, col, te.Offset+int64(skipped)),
-		}
+	if pe, ok := jsonerr.Describe(data, skipped, what, err); ok {
+		return pe
 	}
 	var fe *fieldError
 	if errors.As(err, &fe) {
 		return &patchctl.Error{Code: patchctl.CodeInvalid, Message: what + ": " + fe.msg}
 	}
-	return patchctl.Errorf(patchctl.CodeInvalid, "%s: %s", what, truncate(err.Error(), 300))
+	return patchctl.Errorf(patchctl.CodeInvalid, "%s: %s", what, textutil.Clip(err.Error(), 300))
 }
 
 // fieldError is returned by the custom unmarshalers below; encoding/json
@@ -80,56 +63,6 @@ func jsonError(data []byte, skipped int, what string, err error) error {
 type fieldError struct{ msg string }
 
 func (e *fieldError) Error() string { return e.msg }
-
-// jsonKind names the JSON type a Go type decodes from.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "value"
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "value"
-}
-
-// position returns the 1-based line and column of the byte before offset.
-func position(data []byte, offset int64) (line, col int) {
-	off := int(offset)
-	if off > len(data) {
-		off = len(data)
-	}
-	if off > 0 {
-		off--
-	}
-	prefix := data[:off]
-	line = 1 + bytes.Count(prefix, []byte{'\n'})
-	col = off - bytes.LastIndexByte(prefix, '\n')
-	return line, col
-}
-
-// truncate shortens s to about n bytes for a message, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
-}
 
 // text is a scalar read as the text it was written as. Hand-written YAML
 // such as Chart.yaml has `appVersion: 1.10`, which a float would turn into
@@ -149,7 +82,7 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')), string(b) == "true", string(b) == "false":
 		*t = text(b)
 	default:
-		return &fieldError{fmt.Sprintf("expected a string, found %s", truncate(string(b), 40))}
+		return &fieldError{fmt.Sprintf("expected a string, found %s", textutil.Clip(string(b), 40))}
 	}
 	return nil
 }
@@ -225,5 +158,5 @@ func ParseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time Helm prints (RFC 3339, Go time.String or ANSI C)", truncate(s, 60))
+	return time.Time{}, fmt.Errorf("%q is not a time Helm prints (RFC 3339, Go time.String or ANSI C)", textutil.Clip(s, 60))
 }

@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Dependency is a chart dependency (Chart.yaml dependencies, or the
@@ -253,7 +254,7 @@ func ParseList(data []byte) ([]Release, error) {
 		if s := strings.TrimSpace(string(w.Revision)); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 0 {
-				return nil, patchctl.FieldError(field("revision"), "%q is not a revision number", truncate(s, 40))
+				return nil, patchctl.FieldError(field("revision"), "%q is not a revision number", textutil.Clip(s, 40))
 			}
 			r.Revision = n
 		}

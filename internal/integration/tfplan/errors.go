@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/jsonerr"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // readAll reads r up to limit bytes.
@@ -87,17 +87,17 @@ func sniff(data []byte, want docKind) error {
 	}
 	var v string
 	if err := json.Unmarshal(h.FormatVersion, &v); err != nil {
-		return patchctl.FieldError("format_version", "must be a string such as \"1.2\", found %s", truncate(string(h.FormatVersion), 40))
+		return patchctl.FieldError("format_version", "must be a string such as \"1.2\", found %s", textutil.Clip(string(h.FormatVersion), 40))
 	}
 	major, _, _ := strings.Cut(v, ".")
 	n, err := strconv.Atoi(major)
 	if err != nil || n < 0 {
-		return patchctl.FieldError("format_version", "%q is not a version number", truncate(v, 40))
+		return patchctl.FieldError("format_version", "%q is not a version number", textutil.Clip(v, 40))
 	}
 	if n > 1 {
 		return patchctl.FieldError("format_version",
 			"unsupported %s format version %q: patchctl reads format versions 0.x and 1.x (terraform-json accepts >= 0.1, < 2.0); upgrade patchctl to read plans of this Terraform",
-			want, truncate(v, 40))
+			want, textutil.Clip(v, 40))
 	}
 	return nil
 }
@@ -110,7 +110,7 @@ func decodeError(data []byte, what string, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		line, col := position(data, se.Offset)
+		line, col := jsonerr.Position(data, se.Offset)
 		return &patchctl.Error{
 			Code: patchctl.CodeInvalid,
 			Message: fmt.Sprintf("malformed terraform %s JSON at line %d, column %d (byte offset %d): %s",
@@ -127,10 +127,10 @@ func decodeError(data []byte, what string, err error) error {
 		return &patchctl.Error{
 			Code:    patchctl.CodeInvalid,
 			Field:   field,
-			Message: fmt.Sprintf("terraform %s: found a JSON %s where a JSON %s was expected", what, te.Value, jsonKind(te.Type)),
+			Message: fmt.Sprintf("terraform %s: found a JSON %s where a JSON %s was expected", what, te.Value, jsonerr.Kind(te.Type)),
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := position(data, int64(len(data)))
+		line, col := jsonerr.Position(data, int64(len(data)))
 		return &patchctl.Error{
 			Code:    patchctl.CodeInvalid,
 			Message: fmt.Sprintf("terraform %s JSON is truncated at line %d, column %d (byte offset %d)", what, line, col, len(data)),
@@ -140,57 +140,6 @@ func decodeError(data []byte, what string, err error) error {
 	// the input, not the server, so they are safe to show.
 	return &patchctl.Error{
 		Code:    patchctl.CodeInvalid,
-		Message: fmt.Sprintf("terraform %s rejected: %s", what, truncate(err.Error(), 300)),
+		Message: fmt.Sprintf("terraform %s rejected: %s", what, textutil.Clip(err.Error(), 300)),
 	}
-}
-
-// jsonKind names the JSON type a Go type decodes from.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "value"
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "array"
-	case reflect.Map, reflect.Struct:
-		return "object"
-	case reflect.String:
-		return "string"
-	case reflect.Bool:
-		return "boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "number"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return "value"
-}
-
-// position returns the 1-based line and column of the byte before offset
-// (json reports the offset just past the offending byte).
-func position(data []byte, offset int64) (line, col int) {
-	off := int(offset)
-	if off > len(data) {
-		off = len(data)
-	}
-	if off > 0 {
-		off--
-	}
-	prefix := data[:off]
-	line = 1 + bytes.Count(prefix, []byte{'\n'})
-	col = off - bytes.LastIndexByte(prefix, '\n')
-	return line, col
-}
-
-// truncate shortens s to about n bytes for a message, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "..."
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Detection says what the head of an input looks like.
@@ -113,9 +114,9 @@ func detectText(b []byte) Detection {
 	case strings.HasPrefix(l, "---") || strings.HasPrefix(l, "apiversion:") || strings.HasPrefix(l, "kind:"):
 		return Detection{What: "a YAML document", Complete: true}
 	case strings.Contains(l, ",") && !strings.ContainsAny(l, "{}"):
-		return Detection{What: fmt.Sprintf("a CSV file with header %q", truncate(string(line), 80)), Complete: true, CSV: true}
+		return Detection{What: fmt.Sprintf("a CSV file with header %q", textutil.Clip(string(line), 80)), Complete: true, CSV: true}
 	}
-	return Detection{What: fmt.Sprintf("neither JSON nor CSV (starts with %q)", truncate(string(line), 40)), Complete: true}
+	return Detection{What: fmt.Sprintf("neither JSON nor CSV (starts with %q)", textutil.Clip(string(line), 40)), Complete: true}
 }
 
 // object is what detectObject learns from the top-level members.
@@ -198,7 +199,7 @@ func detectObject(b []byte) Detection {
 	case strings.Contains(schema, "json-schema.org"):
 		d.What = "a JSON Schema document"
 		if t := o.values["title"]; t != "" {
-			d.What += fmt.Sprintf(" (%q), not data", truncate(t, 80))
+			d.What += fmt.Sprintf(" (%q), not data", textutil.Clip(t, 80))
 		}
 		return d
 	case o.has("results") && !o.has("id"):
@@ -227,16 +228,9 @@ func keyList(keys []string) string {
 			fmt.Fprintf(&sb, "and %d more", len(keys)-i)
 			break
 		}
-		sb.WriteString(truncate(k, 40))
+		sb.WriteString(textutil.Clip(k, 40))
 	}
 	return sb.String()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Check returns nil when head plausibly holds want, and otherwise a message
