@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,8 +232,13 @@ start and exit).`,
 					return err
 				}
 				c := exec.CommandContext(e.ctx, self, "serve", "--listen", "127.0.0.1:"+port)
-				c.Env = append(os.Environ(), "PATCHCTL_DATABASE="+dbURL, "PATCHCTL_CONFIG=/nonexistent-patchctl.yaml", "PATCHCTL_LOG_LEVEL=error")
-				c.Stdout, c.Stderr = io.Discard, io.Discard
+				// The defaults: no policy file (the empty directory has no
+				// patchctl.yaml) and none named by the environment.
+				c.Dir = dir
+				c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PATCHCTL_") }),
+					"PATCHCTL_DATABASE="+dbURL, "PATCHCTL_LOG_LEVEL=error")
+				var stderr bytes.Buffer
+				c.Stdout, c.Stderr = io.Discard, &stderr
 				start := time.Now()
 				if err := c.Start(); err != nil {
 					return err
@@ -255,7 +261,7 @@ start and exit).`,
 				_ = c.Process.Signal(os.Interrupt)
 				_ = c.Wait()
 				if !up {
-					return fmt.Errorf("serve did not become ready")
+					return fmt.Errorf("serve did not become ready in 20s: %s", strings.TrimSpace(stderr.String()))
 				}
 			}
 			res := map[string]any{"patches": patches, "runs": runs, "baseline_version_ms": msList(base), "ready_ms": msList(ready), "idle_rss_mib": rss}
