@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,30 @@ func TestDeliveriesPage(t *testing.T) {
 	d.mustContain(t, "Argo CD delivery", "argocd/on-deployed", "unmatched", "no patch ships revision 3f2a9c1", "Nothing patchctl knows matched this delivery", "argo-1")
 	if d := c.get("/deliveries/99999"); d.Status != http.StatusNotFound {
 		t.Errorf("missing delivery: %d", d.Status)
+	}
+}
+
+// TestSignedOutNewPages: the findings, imports and deliveries pages and
+// their forms lead to sign-in without a session, and change nothing.
+func TestSignedOutNewPages(t *testing.T) {
+	f := newFixture(t, apptest.Options{})
+	c := newClient(t, f.srv.URL)
+	for _, path := range []string{"/findings?kev=true", "/findings/1", "/imports", "/imports/1", "/deliveries?status=unmatched", "/deliveries/1"} {
+		p := c.get(path)
+		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/signin?") || !strings.Contains(p.Location, "reason=signin") {
+			t.Errorf("GET %s signed out: %d to %q", path, p.Status, p.Location)
+		}
+	}
+	for _, path := range []string{"/findings/1/accept", "/findings/1/false-positive", "/findings/1/reopen"} {
+		if p := c.post(path, url.Values{"csrf": {"x"}, "reason": {"r"}}); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/signin?") {
+			t.Errorf("POST %s signed out: %d to %q", path, p.Status, p.Location)
+		}
+	}
+	p := c.upload("/imports", part{name: "csrf", value: "x"}, part{name: "report", file: "a.json", value: readCorpus(t, "trivy/alpine-310.json.golden")})
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/signin?") {
+		t.Errorf("upload signed out: %d to %q", p.Status, p.Location)
+	}
+	if ims, _ := f.svc().RecentImports(f.ctx, f.actor(patchctl.RoleViewer), 0, 5); len(ims) != 0 {
+		t.Errorf("%d imports after a signed-out upload", len(ims))
 	}
 }
