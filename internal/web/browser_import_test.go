@@ -68,7 +68,7 @@ func TestBrowserImportWalk(t *testing.T) {
 	b.clickSearch(`//a[contains(@class, "patch-link")][contains(., "Upgrade libssl1.1 to 1.1.1d-r2")]`)
 	url := b.location()
 	key := url[strings.LastIndex(url, "/")+1:]
-	b.see(key, "Upgrade libssl1.1 to 1.1.1d-r2", "draft", "CVE-2019-1551")
+	b.see(key, "Upgrade libssl1.1 to 1.1.1d-r2", "draft", "CVE-2019-1551", "Findings this patch fixes")
 	d, err := svc.Patch(ctx, patchctl.Actor{Name: "erin", Role: patchctl.RoleEngineer}, key)
 	if err != nil {
 		t.Fatal(err)
