@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
@@ -175,33 +173,17 @@ func (u *UI) upload(w http.ResponseWriter, r *http.Request, s *service.WebSessio
 }
 
 // importJob imports a large report in the background, from the spooled
-// file it then owns, and sends the browser to the import's page once the
-// import is recorded.
+// file the intake then owns (and removes), and sends the browser to the
+// import's page once the import is recorded. The intake tracks the job:
+// serve waits for it on shutdown within its grace period.
 func (u *UI) importJob(w http.ResponseWriter, r *http.Request, s *service.WebSession, f *form, spool *os.File, opts intake.Options) {
-	started := make(chan int64, 1)
-	done := make(chan error, 1)
-	opts.OnStart = func(id int64) { started <- id }
-	actor := s.Actor
-	// The import outlives the request that uploaded it.
-	ctx := context.WithoutCancel(r.Context())
-	go func() {
-		defer os.Remove(spool.Name())
-		defer spool.Close()
-		_, err := u.intake.Import(ctx, actor, spool, opts)
-		if err != nil && patchctl.ErrorCode(err) == patchctl.CodeInternal {
-			u.log.Error("import job failed", "source", opts.Source, "err", err)
-		}
-		done <- err
-	}()
-	select {
-	case id := <-started:
-		u.done(w, r, "/imports/"+strconv.FormatInt(id, 10), "Importing "+opts.Source+" in the background: this page follows it.")
-	case err := <-done:
+	id, err := u.intake.StartJob(r.Context(), s.Actor, spool, opts)
+	if err != nil {
 		// It ended before it was recorded: refused at once.
 		u.importRefused(w, r, s, f, err, 0)
-	case <-time.After(30 * time.Second):
-		u.failed(w, r, patchctl.Errorf(patchctl.CodeUnavailable, "the import did not start within 30 seconds; see the imports page"))
+		return
 	}
+	u.done(w, r, "/imports/"+strconv.FormatInt(id, 10), "Importing "+opts.Source+" in the background: this page follows it.")
 }
 
 // importRefused shows the imports page again with why an import failed:
