@@ -256,7 +256,7 @@ func (s *Service) FindingStats(ctx context.Context, a patchctl.Actor) (*store.Fi
 	if err := authorize(a, patchctl.PermRead, "reading findings"); err != nil {
 		return nil, err
 	}
-	return s.db.Read().FindingStats(ctx)
+	return s.db.FindingStats(ctx)
 }
 
 func findingSubject(id int64) string { return fmt.Sprintf("finding:%d", id) }

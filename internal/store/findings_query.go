@@ -179,33 +179,30 @@ type FindingStats struct {
 	Accepted   int                       `json:"risk_accepted"`
 }
 
-// FindingStats counts open findings, through the (state, severity_rank)
-// index.
-func (x q) FindingStats(ctx context.Context) (*FindingStats, error) {
-	st := &FindingStats{BySeverity: map[patchctl.Severity]int{}}
-	rows, err := x.query(ctx, `SELECT severity_rank, COUNT(*) FROM findings WHERE state = 'open' GROUP BY severity_rank`)
+// FindingStats counts open findings by severity, on KEV and without a
+// fix, and findings whose risk is accepted, from the counters the
+// database keeps as findings change (FindingCounts): it reads a few dozen
+// rows however many findings there are.
+func (db *DB) FindingStats(ctx context.Context) (*FindingStats, error) {
+	counts, err := db.FindingCounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var rank, n int
-		if err := rows.Scan(&rank, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		for _, s := range patchctl.Severities {
-			if s.Rank() == rank {
-				st.BySeverity[s] = n
+	st := &FindingStats{BySeverity: map[patchctl.Severity]int{}}
+	for _, c := range counts {
+		switch c.State {
+		case patchctl.FindingOpen:
+			st.BySeverity[c.Severity] += c.N
+			st.Open += c.N
+			if c.KEV {
+				st.KEV += c.N
 			}
+			if c.NoFix {
+				st.NoFix += c.N
+			}
+		case patchctl.FindingRiskAccepted:
+			st.Accepted += c.N
 		}
-		st.Open += n
-	}
-	rows.Close()
-	if err := x.row(ctx, `SELECT COUNT(*) FROM findings WHERE state = 'open' AND kev = ?`, true).Scan(&st.KEV); err != nil {
-		return nil, x.db.wrap(err)
-	}
-	if err := x.row(ctx, `SELECT COUNT(*) FROM findings WHERE state = 'risk_accepted'`).Scan(&st.Accepted); err != nil {
-		return nil, x.db.wrap(err)
 	}
 	return st, nil
 }

@@ -202,6 +202,35 @@ func TestFindingCounts(t *testing.T) {
 			if diff := gocmp.Diff(want, got); diff != "" {
 				t.Errorf("%s: counts (-counted +kept):\n%s", when, diff)
 			}
+			// The API's stats come from the same counters.
+			wantStats := &store.FindingStats{BySeverity: map[patchctl.Severity]int{}}
+			for _, f := range fs {
+				switch f.State {
+				case patchctl.FindingOpen:
+					wantStats.Open++
+					wantStats.BySeverity[f.Severity]++
+					if f.KEV {
+						wantStats.KEV++
+					}
+					if f.FixedVersion == "" {
+						wantStats.NoFix++
+					}
+				case patchctl.FindingRiskAccepted:
+					wantStats.Accepted++
+				}
+			}
+			st, err := db.FindingStats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for sev, n := range st.BySeverity {
+				if n == 0 {
+					delete(st.BySeverity, sev)
+				}
+			}
+			if diff := gocmp.Diff(wantStats, st); diff != "" {
+				t.Errorf("%s: stats (-counted +kept):\n%s", when, diff)
+			}
 		}
 		check("after inserts and state changes")
 		inTx(t, db, func(tx *store.Tx) error {
