@@ -10,8 +10,12 @@
 // Engine differences are kept to the dialect type: placeholders (? is
 // rewritten to $n for PostgreSQL), timestamp encoding (INTEGER microseconds
 // on SQLite, TIMESTAMPTZ on PostgreSQL, always UTC), row locks (FOR UPDATE on
-// PostgreSQL; SQLite has a single writer) and bulk loading (COPY on
-// PostgreSQL).
+// PostgreSQL; SQLite has a single writer), bulk loading (COPY on
+// PostgreSQL), finding counters (one row per group updated in place on
+// SQLite; appended per statement and compacted on read on PostgreSQL, so
+// concurrent imports do not queue on a counter row) and, in the findings
+// list, INDEXED BY hints on SQLite, which plans without statistics and
+// would otherwise pick a worse index at a million findings.
 package store
 
 import (
