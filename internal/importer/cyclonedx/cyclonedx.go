@@ -64,14 +64,11 @@ func (Parser) Format() importer.Format { return importer.FormatCycloneDX }
 
 // Parse implements importer.Parser.
 func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
-	s, err := jsonstream.Open(ctx, r, "CycloneDX document")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "CycloneDX document", importer.FormatCycloneDX)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatCycloneDX); err != nil {
-		return nil, err
-	}
 	p := &parser{
 		s:     s,
 		emit:  emit,

@@ -36,14 +36,11 @@ const maxLine = 64 << 10
 
 // Parse reads an EPSS CSV file (gzip-compressed or not).
 func Parse(ctx context.Context, r io.Reader, emit Emit) (*importer.EPSSMeta, error) {
-	s, err := jsonstream.Open(ctx, r, "EPSS file")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "EPSS file", importer.FormatEPSS)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatEPSS); err != nil {
-		return nil, err
-	}
 	p := &parser{s: s, sc: bufio.NewScanner(s.Reader()), meta: &importer.EPSSMeta{}}
 	p.sc.Buffer(make([]byte, 0, 4096), maxLine)
 	p.sc.Split(splitLines)

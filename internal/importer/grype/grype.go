@@ -52,14 +52,11 @@ func (Parser) Format() importer.Format { return importer.FormatGrype }
 
 // Parse implements importer.Parser.
 func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
-	s, err := jsonstream.Open(ctx, r, "Grype report")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "Grype report", importer.FormatGrype)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatGrype); err != nil {
-		return nil, err
-	}
 	p := &parser{
 		s:    s,
 		emit: emit,

@@ -31,15 +31,11 @@ type Emit func(*importer.KEVEntry) error
 
 // Parse reads a KEV catalog, JSON or CSV (gzip-compressed or not).
 func Parse(ctx context.Context, r io.Reader, emit Emit) (*importer.KEVCatalog, error) {
-	s, err := jsonstream.Open(ctx, r, "KEV catalog")
+	s, d, err := jsonstream.OpenFormat(ctx, r, "KEV catalog", importer.FormatKEV)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	d, err := s.Expect(importer.FormatKEV)
-	if err != nil {
-		return nil, err
-	}
 	if d.CSV {
 		return parseCSV(s, emit)
 	}

@@ -51,14 +51,11 @@ func (Parser) Format() importer.Format { return importer.FormatOSV }
 
 // Parse implements importer.Parser.
 func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
-	s, err := jsonstream.Open(ctx, r, "OSV-Scanner report")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "OSV-Scanner report", importer.FormatOSV)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatOSV); err != nil {
-		return nil, err
-	}
 	p := &parser{
 		s:    s,
 		emit: emit,

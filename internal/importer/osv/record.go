@@ -14,14 +14,11 @@ import (
 // aliases. Packages lists "ecosystem/name" for each affected package, once
 // each, in order.
 func ParseRecord(ctx context.Context, r io.Reader) (*importer.OSVRecord, error) {
-	s, err := jsonstream.Open(ctx, r, "OSV advisory")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "OSV advisory", importer.FormatOSVRecord)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatOSVRecord); err != nil {
-		return nil, err
-	}
 	var a struct {
 		ID        string   `json:"id"`
 		Aliases   []string `json:"aliases"`

@@ -65,14 +65,11 @@ func (Parser) Format() importer.Format { return importer.FormatSARIF }
 
 // Parse implements importer.Parser.
 func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
-	s, err := jsonstream.Open(ctx, r, "SARIF log")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "SARIF log", importer.FormatSARIF)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatSARIF); err != nil {
-		return nil, err
-	}
 	p := &parser{
 		s:        s,
 		emit:     emit,

@@ -50,14 +50,11 @@ func (Parser) Format() importer.Format { return importer.FormatTrivy }
 
 // Parse implements importer.Parser.
 func (Parser) Parse(ctx context.Context, r io.Reader, emit importer.Emit) (*importer.Meta, error) {
-	s, err := jsonstream.Open(ctx, r, "Trivy report")
+	s, _, err := jsonstream.OpenFormat(ctx, r, "Trivy report", importer.FormatTrivy)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if _, err := s.Expect(importer.FormatTrivy); err != nil {
-		return nil, err
-	}
 	p := &parser{
 		s:    s,
 		emit: emit,

@@ -1,6 +1,9 @@
 package jsonstream
 
 import (
+	"context"
+	"io"
+
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/importer/internal/sniff"
@@ -14,4 +17,20 @@ func (s *Stream) Expect(want importer.Format) (sniff.Detection, error) {
 		return d, &patchctl.Error{Code: patchctl.CodeInvalid, Message: s.What + ": " + problem}
 	}
 	return d, nil
+}
+
+// OpenFormat opens r as Open does and checks it holds the format want, as
+// Expect does; on failure the stream is already closed. The caller closes
+// the stream it gets.
+func OpenFormat(ctx context.Context, r io.Reader, what string, want importer.Format) (*Stream, sniff.Detection, error) {
+	s, err := Open(ctx, r, what)
+	if err != nil {
+		return nil, sniff.Detection{}, err
+	}
+	d, err := s.Expect(want)
+	if err != nil {
+		s.Close()
+		return nil, d, err
+	}
+	return s, d, nil
 }
