@@ -185,11 +185,23 @@ func missing(name, path string) error {
 		Message: fmt.Sprintf("%s payload has no %s", name, path)}
 }
 
-func (ev *Event) fromPullRequest(p *gh.PullRequestEvent) error {
+// envelope is what every event payload carries besides its subject.
+type envelope interface {
+	GetAction() string
+	GetSender() *gh.User
+	GetInstallation() *gh.Installation
+}
+
+// envelope copies an event's action, repository, sender and installation.
+func (ev *Event) envelope(p envelope, repo string) {
 	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
+	ev.Repo = repo
 	ev.Sender = p.GetSender().GetLogin()
 	ev.InstallationID = p.GetInstallation().GetID()
+}
+
+func (ev *Event) fromPullRequest(p *gh.PullRequestEvent) error {
+	ev.envelope(p, p.GetRepo().GetFullName())
 	if p.PullRequest == nil {
 		return missing(ev.Name, "pull_request")
 	}
@@ -250,10 +262,7 @@ func normalisePR(repo string, p *gh.PullRequest) *PullRequest {
 }
 
 func (ev *Event) fromReview(p *gh.PullRequestReviewEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	switch {
 	case p.Review == nil:
 		return missing(ev.Name, "review")
@@ -313,10 +322,7 @@ func checkResult(action, status, conclusion string) string {
 }
 
 func (ev *Event) fromCheckSuite(p *gh.CheckSuiteEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	s := p.CheckSuite
 	if s == nil {
 		return missing(ev.Name, "check_suite")
@@ -347,10 +353,7 @@ func (ev *Event) fromCheckSuite(p *gh.CheckSuiteEvent) error {
 }
 
 func (ev *Event) fromCheckRun(p *gh.CheckRunEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	r := p.CheckRun
 	if r == nil {
 		return missing(ev.Name, "check_run")
@@ -391,10 +394,7 @@ func normaliseCheckRun(r *gh.CheckRun) *Check {
 }
 
 func (ev *Event) fromWorkflowRun(p *gh.WorkflowRunEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	w := p.WorkflowRun
 	if w == nil {
 		return missing(ev.Name, "workflow_run")
@@ -430,10 +430,7 @@ func (ev *Event) fromWorkflowRun(p *gh.WorkflowRunEvent) error {
 }
 
 func (ev *Event) fromDeploymentStatus(p *gh.DeploymentStatusEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	s, d := p.DeploymentStatus, p.Deployment
 	switch {
 	case s == nil:
@@ -467,10 +464,7 @@ func (ev *Event) fromDeploymentStatus(p *gh.DeploymentStatusEvent) error {
 }
 
 func (ev *Event) fromPush(p *gh.PushEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	if p.GetRef() == "" {
 		return missing(ev.Name, "ref")
 	}
@@ -517,10 +511,7 @@ func alertAction(a string) string {
 }
 
 func (ev *Event) fromDependabotAlert(p *gh.DependabotAlertEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepo().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepo().GetFullName())
 	a := p.Alert
 	if a == nil {
 		return missing(ev.Name, "alert")
