@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Output formats.
@@ -59,30 +59,9 @@ func SLA(p *patchctl.Patch, now time.Time) string {
 	}
 	d := p.DueAt.Sub(now)
 	if d < 0 {
-		return "OVERDUE " + Human(-d)
+		return "OVERDUE " + textutil.Duration(-d)
 	}
-	return "due in " + Human(d)
-}
-
-// Human writes a duration with its two largest units: 3d 4h, 5h 12m, 40m, 30s.
-func Human(d time.Duration) string {
-	if d < time.Minute {
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	}
-	days := int(d / (24 * time.Hour))
-	hours := int(d % (24 * time.Hour) / time.Hour)
-	mins := int(d % time.Hour / time.Minute)
-	switch {
-	case days > 0 && hours > 0:
-		return fmt.Sprintf("%dd %dh", days, hours)
-	case days > 0:
-		return fmt.Sprintf("%dd", days)
-	case hours > 0 && mins > 0:
-		return fmt.Sprintf("%dh %dm", hours, mins)
-	case hours > 0:
-		return fmt.Sprintf("%dh", hours)
-	}
-	return fmt.Sprintf("%dm", mins)
+	return "due in " + textutil.Duration(d)
 }
 
 func target(p *patchctl.Patch) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/patchctl/patchctl/internal/policy"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 func (e *env) rolloutCmd() *cobra.Command {
@@ -160,7 +161,7 @@ func (e *env) windowCmd() *cobra.Command {
 			return e.emit(occ, func(w io.Writer) {
 				fmt.Fprintln(w, "WINDOW\tSTART\tEND\tIN")
 				for _, o := range occ {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Window, ts(o.Start), ts(o.End), Human(o.Start.Sub(now)))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Window, ts(o.Start), ts(o.End), textutil.Duration(o.Start.Sub(now)))
 				}
 			})
 		},

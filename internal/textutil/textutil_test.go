@@ -2,6 +2,7 @@ package textutil
 
 import (
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -44,4 +45,21 @@ func FuzzPrefix(f *testing.F) {
 			t.Fatalf("not a prefix")
 		}
 	})
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Second:                "30s",
+		40 * time.Minute:                "40m",
+		5*time.Hour + 12*time.Minute:    "5h 12m",
+		2 * time.Hour:                   "2h",
+		3*24*time.Hour + 4*time.Hour:    "3d 4h",
+		7 * 24 * time.Hour:              "7d",
+		-(90 * time.Minute):             "1h 30m",
+		3*24*time.Hour + 59*time.Minute: "3d",
+	} {
+		if got := Duration(d); got != want {
+			t.Errorf("Duration(%s) = %q, want %q", d, got, want)
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/service"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // funcs are the template functions.
@@ -45,7 +46,7 @@ func (u *UI) funcs() template.FuncMap {
 		"agop":         func(t *time.Time, now time.Time) string { return ago(*t, now) },
 		"epss":         epssText,
 		"bytes":        bytesText,
-		"dur":          Human,
+		"dur":          textutil.Duration,
 		"deref":        func(n *int) int { return *n },
 		"importPct":    importPercent,
 	}
@@ -111,11 +112,11 @@ func SLA(p *patchctl.Patch, now time.Time) string {
 	d := p.DueAt.Sub(now)
 	switch {
 	case d < 0:
-		return "OVERDUE " + Human(-d)
+		return "OVERDUE " + textutil.Duration(-d)
 	case d < time.Minute:
 		return "due now"
 	}
-	return "due in " + Human(d)
+	return "due in " + textutil.Duration(d)
 }
 
 // slaClass is the CSS class of an SLA: overdue, due within a day, later,
@@ -132,31 +133,6 @@ func slaClass(p *patchctl.Patch, now time.Time) string {
 	return "sla sla-ok"
 }
 
-// Human writes a duration with its two largest units: 3d 4h, 5h 12m, 40m,
-// 30s.
-func Human(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	if d < time.Minute {
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	}
-	days := int(d / (24 * time.Hour))
-	hours := int(d % (24 * time.Hour) / time.Hour)
-	mins := int(d % time.Hour / time.Minute)
-	switch {
-	case days > 0 && hours > 0:
-		return fmt.Sprintf("%dd %dh", days, hours)
-	case days > 0:
-		return fmt.Sprintf("%dd", days)
-	case hours > 0 && mins > 0:
-		return fmt.Sprintf("%dh %dm", hours, mins)
-	case hours > 0:
-		return fmt.Sprintf("%dh", hours)
-	}
-	return fmt.Sprintf("%dm", mins)
-}
-
 // ago says how long before (or after) now t is: "5m ago", "in 2h".
 func ago(t, now time.Time) string {
 	d := now.Sub(t)
@@ -164,9 +140,9 @@ func ago(t, now time.Time) string {
 	case d >= 0 && d < time.Minute:
 		return "just now"
 	case d >= 0:
-		return Human(d) + " ago"
+		return textutil.Duration(d) + " ago"
 	}
-	return "in " + Human(-d)
+	return "in " + textutil.Duration(-d)
 }
 
 // when formats a time for people: all times are shown in UTC, the one zone
