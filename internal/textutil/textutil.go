@@ -1,6 +1,6 @@
-// Package textutil writes text for people: it shortens text for messages and
-// bounded columns without
-// cutting a UTF-8 sequence in two.
+// Package textutil writes text for people: it shortens text for messages
+// and bounded columns without cutting a UTF-8 sequence in two, and writes
+// durations as the CLI and the web UI show them.
 package textutil
 
 import (
