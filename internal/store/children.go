@@ -161,8 +161,14 @@ func (tx *Tx) AddEvidence(ctx context.Context, patchID int64, e *patchctl.Eviden
 
 // Evidence lists a patch's evidence in the order it was recorded.
 func (x q) Evidence(ctx context.Context, patchID int64) ([]patchctl.Evidence, error) {
-	rows, err := x.query(ctx, `SELECT id, kind, ref, environment, version, result, subject, source, details, actor, at, recorded_at
-		FROM evidence WHERE patch_id = ? ORDER BY id`, patchID)
+	return x.evidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE patch_id = ? ORDER BY id`, patchID)
+}
+
+const evidenceColumns = `id, kind, ref, environment, version, result, subject, source, details, actor, at, recorded_at`
+
+// evidence runs a query of evidenceColumns.
+func (x q) evidence(ctx context.Context, query string, args ...any) ([]patchctl.Evidence, error) {
+	rows, err := x.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

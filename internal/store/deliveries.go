@@ -232,24 +232,8 @@ func (x q) EvidenceByVersion(ctx context.Context, kind patchctl.EvidenceKind, en
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := x.query(ctx, `SELECT id, kind, ref, environment, version, result, subject, source, details, actor, at, recorded_at
-		FROM evidence WHERE kind = ? AND version = ? AND environment = ? ORDER BY id DESC LIMIT ?`, kind, version, env, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []patchctl.Evidence
-	for rows.Next() {
-		var e patchctl.Evidence
-		var at, rec tscan
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Ref, &e.Environment, &e.Version, &e.Result, &e.Subject, &e.Source,
-			jsonText{&e.Details}, &e.Actor, &at, &rec); err != nil {
-			return nil, err
-		}
-		e.At, e.RecordedAt = at.t, rec.t
-		out = append(out, e)
-	}
-	return out, x.db.wrap(rows.Err())
+	return x.evidence(ctx, `SELECT `+evidenceColumns+` FROM evidence WHERE kind = ? AND version = ? AND environment = ? ORDER BY id DESC LIMIT ?`,
+		kind, version, env, limit)
 }
 
 // ScheduleTimerOnce creates the timer (kind, subject) unless one exists,
