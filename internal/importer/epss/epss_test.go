@@ -137,10 +137,7 @@ func FuzzEPSS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scores, meta, err := parse(t, data)
 		if err != nil {
-			var perr *patchctl.Error
-			if !errors.As(err, &perr) || perr.Code != patchctl.CodeInvalid {
-				t.Fatalf("error is not an invalid *patchctl.Error: %v", err)
-			}
+			importertest.WantCode(t, err, patchctl.CodeInvalid)
 			return
 		}
 		if meta.Count != len(scores) {

@@ -121,10 +121,7 @@ func FuzzKEV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, cat, err := parse(t, data)
 		if err != nil {
-			var perr *patchctl.Error
-			if !errors.As(err, &perr) || perr.Code != patchctl.CodeInvalid {
-				t.Fatalf("error is not an invalid *patchctl.Error: %v", err)
-			}
+			importertest.WantCode(t, err, patchctl.CodeInvalid)
 			return
 		}
 		if cat.Count != len(entries) {

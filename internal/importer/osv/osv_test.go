@@ -329,10 +329,7 @@ func FuzzOSV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, meta, err := importertest.ParseBytes(New(), data, false)
 		if err != nil {
-			var perr *patchctl.Error
-			if !errors.As(err, &perr) || perr.Code != patchctl.CodeInvalid {
-				t.Fatalf("error is not an invalid *patchctl.Error: %v", err)
-			}
+			importertest.WantCode(t, err, patchctl.CodeInvalid)
 			return
 		}
 		if meta.FindingsInReport != len(recs) {
@@ -350,10 +347,7 @@ func FuzzOSVRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := ParseRecord(context.Background(), bytes.NewReader(data))
 		if err != nil {
-			var perr *patchctl.Error
-			if !errors.As(err, &perr) || perr.Code != patchctl.CodeInvalid {
-				t.Fatalf("error is not an invalid *patchctl.Error: %v", err)
-			}
+			importertest.WantCode(t, err, patchctl.CodeInvalid)
 			return
 		}
 		if rec.ID == "" {

@@ -216,6 +216,34 @@ func seedFiles(pattern string) [][]byte {
 // MaxSeed is the largest corpus file used as a fuzz seed.
 const MaxSeed = 8 << 10
 
+// FuzzParse is the body of a parser's fuzz target: on seekable and
+// streaming input alike, data either parses into records that hold
+// together (CheckRecords, FindingsInReport matching what was emitted) or is
+// refused with an invalid *patchctl.Error, never anything else.
+func FuzzParse(t *testing.T, p importer.Parser, data []byte) {
+	t.Helper()
+	for _, seekable := range []bool{true, false} {
+		recs, meta, err := ParseBytes(p, data, seekable)
+		if err != nil {
+			WantCode(t, err, patchctl.CodeInvalid)
+			continue
+		}
+		if meta.FindingsInReport != len(recs) {
+			t.Fatalf("FindingsInReport %d, %d records", meta.FindingsInReport, len(recs))
+		}
+		CheckRecords(t, recs, meta)
+	}
+}
+
+// WantCode fails the test unless err is a *patchctl.Error with code.
+func WantCode(t testing.TB, err error, code patchctl.Code) {
+	t.Helper()
+	var perr *patchctl.Error
+	if !errors.As(err, &perr) || perr.Code != code {
+		t.Fatalf("error is not a %s *patchctl.Error: %v", code, err)
+	}
+}
+
 // WantInvalid checks that err is a *patchctl.Error with code invalid whose
 // message contains every one of parts.
 func WantInvalid(t testing.TB, err error, parts ...string) {
