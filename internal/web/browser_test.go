@@ -202,6 +202,78 @@ func (b *tab) checkProblems() {
 // switching between engineer, lead and on-call, rolls it back as on-call,
 // checks the timeline, signs out, and screenshots every page at laptop and
 // phone width.
+// walkToMerged records a patch's branch, pull request, review and merge
+// through the evidence forms and advances it from in progress to merged.
+func (b *tab) walkToMerged(step func(), pr, version string) {
+	b.t.Helper()
+	// Branch: the form offers the kind the next gate misses, prefilled.
+	b.click("#evidence-submit")
+	b.see("Recorded branch evidence.")
+	step()
+	// Pull request: the kind's fields come with htmx.
+	b.choose("#ev-kind", "pull_request")
+	b.do(chromedp.WaitVisible(chromedp.CSS("#ev-subject")))
+	b.fill("#ev-ref", pr)
+	b.fill("#ev-subject", "erin")
+	b.click("#evidence-submit")
+	b.see("Recorded pull request evidence.")
+	step()
+	b.click("#advance")
+	b.see("moved from in progress to in review")
+
+	// Review and merge, from the gates' links.
+	b.click(`a.gate-help[href*="evidence=review"]`)
+	b.fill("#ev-subject", "lena")
+	b.click("#evidence-submit")
+	b.see("Recorded review evidence.")
+	step()
+	b.click(`a.gate-help[href*="evidence=merge"]`)
+	b.fill("#ev-version", version)
+	b.fill("#ev-ref", pr)
+	b.click("#evidence-submit")
+	b.see("Recorded merge evidence.")
+	step()
+	b.click("#advance")
+	b.see("moved from in review to merged")
+}
+
+// mergedToProduction deploys a merged patch to staging with its tests,
+// is refused without a sign-off, signs in as the lead to sign off, and
+// takes the patch to production.
+func (b *tab) mergedToProduction(step func(), leadToken, key, testRun, version string) {
+	b.t.Helper()
+	// Staging: deployment (environment and version prefilled), then tests.
+	b.click("#evidence-submit")
+	b.see("Recorded deployment evidence.")
+	step()
+	b.click("#advance")
+	b.see("moved from merged to staging")
+	b.fill("#ev-ref", testRun)
+	b.click("#evidence-submit")
+	b.see("Recorded test run evidence.")
+	step()
+	b.click("#advance")
+	b.see("Refused by 1 gate", "manual_signoff is missing")
+
+	// The lead signs off the validation.
+	b.signOut()
+	b.signIn(leadToken)
+	b.open("/patches/" + key)
+	b.see("Validation sign-off")
+	b.click("#signoff-submit")
+	b.see("Signed off version " + version + " on staging.")
+	step()
+	b.click("#advance")
+	b.see("moved from staging to validated")
+
+	// Production.
+	b.click("#evidence-submit")
+	b.see("Recorded deployment evidence.")
+	step()
+	b.click("#advance")
+	b.see("moved from validated to production")
+}
+
 func TestBrowserPatchWalk(t *testing.T) {
 	srv := apptest.StartServer(t, apptest.Options{})
 	ctx := context.Background()
@@ -264,66 +336,10 @@ func TestBrowserPatchWalk(t *testing.T) {
 	b.click("#advance")
 	b.see(key+" moved from draft to in progress.", "Next step: in progress → in review")
 
-	// Branch: the form offers the kind the next gate misses, prefilled.
-	b.click("#evidence-submit")
-	b.see("Recorded branch evidence.")
-	step()
-	// Pull request: the kind's fields come with htmx.
-	b.choose("#ev-kind", "pull_request")
-	b.do(chromedp.WaitVisible(chromedp.CSS("#ev-subject")))
-	b.fill("#ev-ref", "https://github.com/acme/storefront/pull/812")
-	b.fill("#ev-subject", "erin")
-	b.click("#evidence-submit")
-	b.see("Recorded pull request evidence.")
-	step()
-	b.click("#advance")
-	b.see("moved from in progress to in review")
-
-	// Review and merge, from the gates' links.
-	b.click(`a.gate-help[href*="evidence=review"]`)
-	b.fill("#ev-subject", "lena")
-	b.click("#evidence-submit")
-	b.see("Recorded review evidence.")
-	step()
-	b.click(`a.gate-help[href*="evidence=merge"]`)
-	b.fill("#ev-version", "v2.4.0")
-	b.fill("#ev-ref", "https://github.com/acme/storefront/pull/812")
-	b.click("#evidence-submit")
-	b.see("Recorded merge evidence.")
-	step()
-	b.click("#advance")
-	b.see("moved from in review to merged", "v2.4.0")
-
-	// Staging: deployment (environment and version prefilled), then tests.
-	b.click("#evidence-submit")
-	b.see("Recorded deployment evidence.")
-	step()
-	b.click("#advance")
-	b.see("moved from merged to staging")
-	b.fill("#ev-ref", "https://github.com/acme/storefront/actions/runs/9912")
-	b.click("#evidence-submit")
-	b.see("Recorded test run evidence.")
-	step()
-	b.click("#advance")
-	b.see("Refused by 1 gate", "manual_signoff is missing")
-
-	// The lead signs off the validation.
-	b.signOut()
-	b.signIn(srv.Tokens[patchctl.RoleLead])
-	b.open("/patches/" + key)
-	b.see("Validation sign-off")
-	b.click("#signoff-submit")
-	b.see("Signed off version v2.4.0 on staging.")
-	step()
-	b.click("#advance")
-	b.see("moved from staging to validated")
-
-	// Production.
-	b.click("#evidence-submit")
-	b.see("Recorded deployment evidence.")
-	step()
-	b.click("#advance")
-	b.see("moved from validated to production", "A rollback returns production from v2.4.0 to v2.3.0")
+	b.walkToMerged(step, "https://github.com/acme/storefront/pull/812", "v2.4.0")
+	b.see("v2.4.0")
+	b.mergedToProduction(step, srv.Tokens[patchctl.RoleLead], key, "https://github.com/acme/storefront/actions/runs/9912", "v2.4.0")
+	b.see("A rollback returns production from v2.4.0 to v2.3.0")
 	b.shoot("patch-production")
 
 	// An engineer is not offered the rollback.
