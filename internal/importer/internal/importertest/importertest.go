@@ -216,6 +216,21 @@ func seedFiles(pattern string) [][]byte {
 // MaxSeed is the largest corpus file used as a fuzz seed.
 const MaxSeed = 8 << 10
 
+// ParseAll parses every corpus file matching pattern, one subtest each,
+// and checks that the records hold together.
+func ParseAll(t *testing.T, p importer.Parser, pattern string) {
+	t.Helper()
+	for _, path := range corpus.Glob(t, pattern) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			recs, meta, err := ParseFile(t, p, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			CheckRecords(t, recs, meta)
+		})
+	}
+}
+
 // FuzzParse is the body of a parser's fuzz target: on seekable and
 // streaming input alike, data either parses into records that hold
 // together (CheckRecords, FindingsInReport matching what was emitted) or is
