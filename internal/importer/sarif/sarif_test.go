@@ -14,7 +14,6 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/importer/internal/importertest"
-	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 	"github.com/patchctl/patchctl/internal/testutil/corpus"
 )
 
@@ -343,24 +342,7 @@ func BenchmarkParseSARIF(b *testing.B) {
 // both give the records of an unbounded hold.
 func TestHoldBudget(t *testing.T) {
 	data := bigLog(t, 500)
-	want, wantMeta, err := importertest.ParseBytes(New(), data, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func(b int) { jsonstream.HoldBudget = b }(jsonstream.HoldBudget)
-	jsonstream.HoldBudget = 20 << 10
-	for _, seekable := range []bool{true, false} {
-		recs, meta, err := importertest.ParseBytes(New(), data, seekable)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, recs); diff != "" {
-			t.Errorf("seekable=%v: records differ (-unbounded +budget):\n%s", seekable, diff)
-		}
-		if diff := cmp.Diff(wantMeta, meta); diff != "" {
-			t.Errorf("seekable=%v: meta differs (-unbounded +budget):\n%s", seekable, diff)
-		}
-	}
+	importertest.CheckHoldBudget(t, New(), data)
 }
 
 func TestBigLog(t *testing.T) {

@@ -23,9 +23,11 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 	"github.com/patchctl/patchctl/internal/testutil/corpus"
 )
 
@@ -228,6 +230,31 @@ func ParseAll(t *testing.T, p importer.Parser, pattern string) {
 			}
 			CheckRecords(t, recs, meta)
 		})
+	}
+}
+
+// CheckHoldBudget parses data with a hold budget far below its size: a
+// seekable input is then read a second time and a plain reader keeps
+// holding; both must give the records and meta of an unbounded hold.
+func CheckHoldBudget(t *testing.T, p importer.Parser, data []byte) {
+	t.Helper()
+	want, wantMeta, err := ParseBytes(p, data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(b int) { jsonstream.HoldBudget = b }(jsonstream.HoldBudget)
+	jsonstream.HoldBudget = 20 << 10
+	for _, seekable := range []bool{true, false} {
+		recs, meta, err := ParseBytes(p, data, seekable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, recs); diff != "" {
+			t.Errorf("seekable=%v: records differ (-unbounded +budget):\n%s", seekable, diff)
+		}
+		if diff := cmp.Diff(wantMeta, meta); diff != "" {
+			t.Errorf("seekable=%v: meta differs (-unbounded +budget):\n%s", seekable, diff)
+		}
 	}
 }
 
