@@ -332,15 +332,12 @@ func (s *Service) Patch(ctx context.Context, a patchctl.Actor, key string) (*Det
 	if err != nil {
 		return nil, err
 	}
-	f, err := s.facts(ctx, r, p)
+	f, ts, err := s.factsAndHistory(ctx, r, p)
 	if err != nil {
 		return nil, err
 	}
-	d := &Detail{Patch: p, Links: f.Links, Evidence: f.Evidence, Waves: f.Waves, Overdue: p.Overdue(f.Now),
+	d := &Detail{Patch: p, Links: f.Links, Evidence: f.Evidence, Waves: f.Waves, Transitions: ts, Overdue: p.Overdue(f.Now),
 		Path: lifecycle.Path(p.Kind, p.Target.Downtime), Now: f.Now}
-	if d.Transitions, err = r.Transitions(ctx, id); err != nil {
-		return nil, err
-	}
 	if d.Overrides, err = r.Overrides(ctx, id); err != nil {
 		return nil, err
 	}
@@ -377,27 +374,35 @@ type querier interface {
 
 // facts loads what the gates of a patch look at.
 func (s *Service) facts(ctx context.Context, r querier, p *patchctl.Patch) (*lifecycle.Facts, error) {
+	f, _, err := s.factsAndHistory(ctx, r, p)
+	return f, err
+}
+
+// factsAndHistory is facts, also returning the patch's transitions, which
+// it reads for EnteredAt: the patch detail shows them without reading them
+// again.
+func (s *Service) factsAndHistory(ctx context.Context, r querier, p *patchctl.Patch) (*lifecycle.Facts, []patchctl.Transition, error) {
 	f := &lifecycle.Facts{Patch: p, Config: s.Config(), Now: s.Now(), EnteredAt: map[patchctl.State]time.Time{}}
 	var err error
 	if f.Links, err = r.Links(ctx, p.ID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.Evidence, err = r.Evidence(ctx, p.ID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.Kind == patchctl.KindKubernetes {
 		if f.Waves, err = r.Waves(ctx, p.ID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	ts, err := r.Transitions(ctx, p.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, t := range ts {
 		f.EnteredAt[t.To] = t.At
 	}
-	return f, nil
+	return f, ts, nil
 }
 
 // ListResult is one page of patches.
