@@ -26,7 +26,9 @@ type evField struct {
 // formKinds are the evidence kinds the evidence form offers: those people
 // record by hand, except sign-offs (their own form) and announcements
 // (recorded by announcing the window).
-func formKinds() []patchctl.EvidenceKind {
+var formKinds = evidenceFormKinds()
+
+func evidenceFormKinds() []patchctl.EvidenceKind {
 	var out []patchctl.EvidenceKind
 	for _, k := range patchctl.EvidenceKinds {
 		if k != patchctl.EvidenceSignoff && k != patchctl.EvidenceAnnouncement {
@@ -237,7 +239,7 @@ func (u *UI) evidenceFields(w http.ResponseWriter, r *http.Request, s *service.W
 		return
 	}
 	kind := patchctl.EvidenceKind(r.URL.Query().Get("kind"))
-	if !slices.Contains(formKinds(), kind) {
+	if !slices.Contains(formKinds, kind) {
 		kind = defaultEvidenceKind(d)
 	}
 	cfg := u.svc.Config()

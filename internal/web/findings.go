@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -88,7 +89,7 @@ func findingFilter(f *form) (store.FindingFilter, *store.FindingCursor) {
 	case "all":
 	default:
 		state := patchctl.FindingState(st)
-		if !validState(state) {
+		if !slices.Contains(store.FindingStates, state) {
 			f.Errors["state"] = "unknown state"
 		}
 		filter.States = []patchctl.FindingState{state}
@@ -130,15 +131,6 @@ func findingFilter(f *form) (store.FindingFilter, *store.FindingCursor) {
 		cur = &c
 	}
 	return filter, cur
-}
-
-func validState(st patchctl.FindingState) bool {
-	for _, s := range store.FindingStates {
-		if s == st {
-			return true
-		}
-	}
-	return false
 }
 
 // findingsTotal counts the findings the filter matches from the stored

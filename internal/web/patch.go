@@ -63,7 +63,7 @@ func (u *UI) showPatch(w http.ResponseWriter, r *http.Request, s *service.WebSes
 	}
 	cfg := u.svc.Config()
 	data := patchData{base: u.pageBase(w, r, s, key+" · "+d.Patch.Title, "patches"), D: d, Timeline: timeline,
-		Forms: map[string]*form{}, Failed: failed, EvKinds: formKinds(), Envs: envNames(cfg.Environments),
+		Forms: map[string]*form{}, Failed: failed, EvKinds: formKinds, Envs: envNames(cfg.Environments),
 		Severities: service.RollbackSeverities, Downtime: d.Patch.Kind == patchctl.KindInfrastructure && d.Patch.Target.Downtime,
 		Halted: d.Patch.Halt != nil, VersionEditable: versionEditable(d.Patch)}
 	data.Status = status

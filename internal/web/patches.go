@@ -28,8 +28,10 @@ type listData struct {
 	NextURL    string
 }
 
-// allStates lists every lifecycle state of every kind once, in lifecycle
-// order, for the state filter.
+// filterStates lists every lifecycle state of every kind once, in lifecycle
+// order, for the state filter. The lifecycles are fixed: it is built once.
+var filterStates = allStates()
+
 func allStates() []patchctl.State {
 	var out []patchctl.State
 	for _, k := range patchctl.Kinds {
@@ -73,7 +75,7 @@ func (u *UI) patches(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 		filter.Open = &no
 	case "all":
 	default:
-		if !slices.Contains(allStates(), patchctl.State(st)) {
+		if !slices.Contains(filterStates, patchctl.State(st)) {
 			f.Errors["state"] = "unknown state"
 		}
 		filter.States = []patchctl.State{patchctl.State(st)}
@@ -89,7 +91,7 @@ func (u *UI) patches(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 		}
 		filter.Offset = n - n%pageSize
 	}
-	d := listData{Filter: f, Kinds: patchctl.Kinds, Priorities: patchctl.Priorities, States: allStates()}
+	d := listData{Filter: f, Kinds: patchctl.Kinds, Priorities: patchctl.Priorities, States: filterStates}
 	status := http.StatusOK
 	if len(f.Errors) == 0 {
 		res, err := u.svc.ListPatches(r.Context(), s.Actor, filter)
