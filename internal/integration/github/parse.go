@@ -572,10 +572,7 @@ type rvaExtra struct {
 }
 
 func (ev *Event) fromRepositoryVulnerabilityAlert(p *gh.RepositoryVulnerabilityAlertEvent, body []byte) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepository().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepository().GetFullName())
 	a := p.Alert
 	if a == nil {
 		return missing(ev.Name, "alert")
@@ -624,10 +621,7 @@ func (ev *Event) fromRepositoryVulnerabilityAlert(p *gh.RepositoryVulnerabilityA
 }
 
 func (ev *Event) fromSecurityAdvisory(p *gh.SecurityAdvisoryEvent) error {
-	ev.Action = p.GetAction()
-	ev.Repo = p.GetRepository().GetFullName()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.envelope(p, p.GetRepository().GetFullName())
 	sa := p.SecurityAdvisory
 	if sa == nil {
 		return missing(ev.Name, "security_advisory")
