@@ -279,11 +279,13 @@ func (a *Advance) Missing() string {
 // ceiling: automation moves a patch only as far as the event it saw is
 // about (a merged pull request, ceiling merged). Rollbacks, rework and
 // cancellations are people's decisions and never happen here. The
-// transitions carry note.
+// transitions carry note. The facts are read once: each step's apply keeps
+// them current.
 func (au *Automation) Advance(ctx context.Context, p *patchctl.Patch, ceiling patchctl.State, note string) (*Advance, error) {
 	path := lifecycle.Path(p.Kind, p.Target.Downtime)
 	limit := slices.Index(path, ceiling)
 	res := &Advance{From: p.State, To: p.State}
+	var f *lifecycle.Facts
 	for limit >= 0 {
 		cur := slices.Index(path, p.State)
 		if cur < 0 || cur >= limit {
@@ -293,9 +295,13 @@ func (au *Automation) Advance(ctx context.Context, p *patchctl.Patch, ceiling pa
 		if !ok || edge.Action != lifecycle.ActionAdvance {
 			break
 		}
-		f, err := au.s.facts(ctx, au.tx, p)
-		if err != nil {
-			return nil, err
+		if f == nil {
+			var err error
+			if f, err = au.s.facts(ctx, au.tx, p); err != nil {
+				return nil, err
+			}
+		} else {
+			f.Now = au.s.Now()
 		}
 		results := lifecycle.Evaluate(edge, f)
 		if refusing := patchctl.Refusing(results); len(refusing) > 0 {

@@ -134,7 +134,10 @@ func (s *Service) Transition(ctx context.Context, a patchctl.Actor, key string, 
 	return res, nil
 }
 
-// apply performs an allowed transition and its side effects in tx.
+// apply performs an allowed transition and its side effects in tx, and
+// brings f up to date with what it changed (the patch is f.Patch; the state
+// entered and a new rollout plan), so that Advance evaluates the next step
+// without reading the facts again.
 func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *patchctl.Patch, f *lifecycle.Facts,
 	edge lifecycle.Edge, note string, overridden []string, justification string) error {
 	now := s.Now()
@@ -169,6 +172,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 		if err := tx.ReplaceWaves(ctx, p.ID, waves); err != nil {
 			return err
 		}
+		f.Waves = waves
 	case patchctl.StateSoaking:
 		// The soak starts when the last management wave completed (or now,
 		// if an override moved on before any did).
@@ -219,6 +223,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 	if err := tx.AddTransition(ctx, p.ID, t); err != nil {
 		return err
 	}
+	f.EnteredAt[edge.To] = now
 	data := map[string]any{"from": from, "to": edge.To, "action": edge.Action, "revision": p.Revision}
 	if note != "" {
 		data["note"] = note
