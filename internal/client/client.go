@@ -64,21 +64,30 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
-	}
-	return nil
+	return decodeJSON(resp.Body, out)
 }
 
+// send sends in as JSON (no body when nil).
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
 	var body io.Reader
+	contentType := ""
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, err
 		}
-		body = bytes.NewReader(b)
+		body, contentType = bytes.NewReader(b), "application/json"
 	}
+	req, err := c.newRequest(ctx, method, path, query, body, contentType)
+	if err != nil {
+		return nil, err
+	}
+	return c.exec(req, false)
+}
+
+// newRequest builds a request to the API with the headers every call
+// carries; contentType is set when not empty.
+func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body io.Reader, contentType string) (*http.Request, error) {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -87,23 +96,54 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "patchctl/"+patchctl.Version)
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	resp, err := c.http.Do(req)
+	return req, nil
+}
+
+// exec sends req: an unreachable server becomes CodeUnavailable and an
+// error status the server's problem, as a *patchctl.Error. Uploads are
+// untimed: not bound by the client's timeout, since a large report or plan
+// takes as long as it takes (ctx still ends it).
+func (c *Client) exec(req *http.Request, untimed bool) (*http.Response, error) {
+	resp, err := c.httpClient(untimed).Do(req)
 	if err != nil {
 		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server at " + c.Server(), Err: err}
 	}
+	return checkStatus(resp)
+}
+
+func (c *Client) httpClient(untimed bool) *http.Client {
+	if !untimed {
+		return c.http
+	}
+	hc := *c.http
+	hc.Timeout = 0
+	return &hc
+}
+
+// checkStatus passes a successful response, and closes an error response
+// and returns its problem.
+func checkStatus(resp *http.Response) (*http.Response, error) {
 	if resp.StatusCode >= 400 {
 		defer resp.Body.Close()
 		return nil, decodeProblem(resp)
 	}
 	return resp, nil
+}
+
+// decodeJSON reads a JSON answer into out.
+func decodeJSON(r io.Reader, out any) error {
+	if err := json.NewDecoder(r).Decode(out); err != nil {
+		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
+	}
+	return nil
 }
 
 // decodeProblem turns an error response into a *patchctl.Error.
@@ -447,30 +487,24 @@ func (c *Client) Import(ctx context.Context, format, asset, source string, r io.
 	if source != "" {
 		q.Set("source", source)
 	}
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/imports?"+q.Encode(), r)
+	req, err := c.newRequest(ctx, "POST", "/imports", q, r, "application/octet-stream")
 	if err != nil {
 		return nil, err
 	}
 	if size >= 0 {
 		req.ContentLength = size
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("User-Agent", "patchctl/"+patchctl.Version)
-	// An upload may take longer than the client's default timeout.
-	hc := *c.http
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient(true).Do(req)
 	if err != nil {
 		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server", Err: err}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return nil, decodeProblem(resp)
+	if resp, err = checkStatus(resp); err != nil {
+		return nil, err
 	}
+	defer resp.Body.Close()
 	var res intake.Result
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-		return nil, &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
+	if err := decodeJSON(resp.Body, &res); err != nil {
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusAccepted {
 		return &res, nil

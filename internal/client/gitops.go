@@ -3,13 +3,10 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 
-	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/gitops"
 	"github.com/patchctl/patchctl/internal/store"
 )
@@ -80,35 +77,16 @@ func refQuery(ref string) url.Values {
 }
 
 // upload posts a raw document (a plan, a release history) and decodes the
-// JSON answer. Uploads are not bound by the client's timeout: a large plan
-// takes as long as it takes, and ctx still ends it.
+// JSON answer; like every upload it is untimed.
 func (c *Client) upload(ctx context.Context, path string, query url.Values, body io.Reader, out any) error {
-	u := c.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", u, body)
+	req, err := c.newRequest(ctx, "POST", path, query, body, "application/octet-stream")
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "patchctl/"+patchctl.Version)
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	hc := *c.http
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err := c.exec(req, true)
 	if err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "cannot reach the server at " + c.Server(), Err: err}
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		return decodeProblem(resp)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return &patchctl.Error{Code: patchctl.CodeUnavailable, Message: "the server sent an unreadable response", Err: err}
-	}
-	return nil
+	return decodeJSON(resp.Body, out)
 }
