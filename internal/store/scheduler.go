@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Timer is a durable timer: work due at a time, claimed by one replica under
@@ -122,14 +123,10 @@ func (tx *Tx) FinishTimer(ctx context.Context, id int64, holder string, now time
 // RetryTimer releases a claimed timer after a failure, to run again at next;
 // after maxAttempts it is marked failed and left for a person to look at.
 func (db *DB) RetryTimer(ctx context.Context, id int64, holder string, next time.Time, cause error, maxAttempts int) error {
-	msg := cause.Error()
-	if len(msg) > 2000 {
-		msg = msg[:2000]
-	}
 	q := db.reader()
 	return db.Exec(ctx, `UPDATE timers SET due_at = ?, lease_until = NULL, claimed_by = '', last_error = ?,
 		state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END WHERE id = ? AND claimed_by = ?`,
-		q.ts(next), msg, maxAttempts, id, holder)
+		q.ts(next), textutil.Prefix(cause.Error(), 2000), maxAttempts, id, holder)
 }
 
 // Timers lists timers, soonest first; kindPrefix and subject filter.

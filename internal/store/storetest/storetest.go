@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Tokens", testTokens},
 		{"Timers", testTimers},
 		{"TimersClaimedOnce", testTimersClaimedOnce},
+		{"TimerErrorClippedOnRune", testTimerErrorClipped},
 		{"Leases", testLeases},
 		{"Outbox", testOutbox},
 		{"StableVersions", testStableVersions},
@@ -534,6 +536,28 @@ func testTimers(t *testing.T, db *store.DB) {
 	}
 	if list, _ := db.Read().Timers(ctx(), "", "", true, 10); len(list) != 0 {
 		t.Errorf("finished timer still pending")
+	}
+}
+
+// testTimerErrorClipped checks that a long error is kept to 2,000 bytes
+// without cutting a character in two (PostgreSQL refuses invalid UTF-8).
+func testTimerErrorClipped(t *testing.T, db *store.DB) {
+	if err := db.InTx(ctx(), func(tx *store.Tx) error {
+		return tx.ScheduleTimer(ctx(), "feed.kev", "kev", t0, nil, t0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ClaimTimers(ctx(), "a", t0, time.Minute, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	cause := errors.New(strings.Repeat("x", 1999) + "é and more")
+	if err := db.RetryTimer(ctx(), got[0].ID, "a", t0.Add(time.Hour), cause, 10); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := db.Read().Timers(ctx(), "feed.", "", true, 10)
+	if len(list) != 1 || list[0].LastError != strings.Repeat("x", 1999) {
+		t.Errorf("after retry: %+v", list)
 	}
 }
 
