@@ -177,12 +177,14 @@ func evidenceFromForm(f *form) patchctl.Evidence {
 type gateHelp struct {
 	Text string
 	Href string
+	// Kind is the evidence that satisfies the gate, when evidence does.
+	Kind patchctl.EvidenceKind
 }
 
 // gateHelpFor returns the help for a refusing gate of a patch.
 func gateHelpFor(gate string, key string) *gateHelp {
 	ev := func(kind patchctl.EvidenceKind, text string) *gateHelp {
-		return &gateHelp{Text: text, Href: "/patches/" + key + "?evidence=" + url.QueryEscape(string(kind)) + "#add-evidence"}
+		return &gateHelp{Text: text, Href: "/patches/" + key + "?evidence=" + url.QueryEscape(string(kind)) + "#add-evidence", Kind: kind}
 	}
 	switch gate {
 	case "has_trigger":
@@ -256,11 +258,8 @@ func defaultEvidenceKind(d *service.Detail) patchctl.EvidenceKind {
 			if g.OK {
 				continue
 			}
-			if h := gateHelpFor(g.Gate, d.Patch.Key); h != nil && strings.Contains(h.Href, "evidence=") {
-				u, err := url.Parse(h.Href)
-				if err == nil {
-					return patchctl.EvidenceKind(u.Query().Get("evidence"))
-				}
+			if h := gateHelpFor(g.Gate, d.Patch.Key); h != nil && h.Kind != "" {
+				return h.Kind
 			}
 		}
 	}
