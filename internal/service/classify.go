@@ -35,10 +35,6 @@ const (
 // pin, when set, pins that priority by hand. It does not write the patch
 // row; the caller does, once.
 func (s *Service) reclassify(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *patchctl.Patch, links []patchctl.Link, pin patchctl.Priority, why string, creating bool) error {
-	return s.reclassifyAs(ctx, tx, a, p, links, pin, why, creating)
-}
-
-func (s *Service) reclassifyAs(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *patchctl.Patch, links []patchctl.Link, pin patchctl.Priority, why string, creating bool) error {
 	c, err := s.classify(a, p, links, pin, why, creating)
 	if err != nil || c == nil {
 		return err

@@ -240,7 +240,7 @@ func (s *Service) EditPatch(ctx context.Context, a patchctl.Actor, key string, i
 			if err != nil {
 				return err
 			}
-			if err := s.reclassifyAs(ctx, tx, a, p, links, pin, "edited", false); err != nil {
+			if err := s.reclassify(ctx, tx, a, p, links, pin, "edited", false); err != nil {
 				return err
 			}
 		}
