@@ -239,3 +239,30 @@ func TestEventPatchKeys(t *testing.T) {
 		t.Errorf("workflow_run keys = %v", got)
 	}
 }
+
+// TestParseRepositoryVulnerabilityAlertDecoding: the alert's number and
+// state, which go-github leaves out, are read too, and a bad value in them
+// or in go-github's fields is reported with its JSON path (encoding/json
+// would put the Go name of an embedded struct into that path).
+func TestParseRepositoryVulnerabilityAlertDecoding(t *testing.T) {
+	ev, err := ParseEvent("repository_vulnerability_alert", []byte(
+		`{"action":"dismiss","alert":{"number":7,"state":"DISMISSED","affected_package_name":"rack","ghsa_id":"GHSA-qqgx-2p2h-9c37"},"repository":{"full_name":"a/b"},"installation":{"id":9}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := ev.Alert; a.Number != 7 || a.State != "dismissed" || a.Package != "rack" || a.GHSAID != "GHSA-qqgx-2p2h-9c37" || ev.InstallationID != 9 {
+		t.Errorf("alert %+v, installation %d", a, ev.InstallationID)
+	}
+	for _, tc := range []struct{ body, wantMsg, wantField string }{
+		{`null`, "payload is null", ""},
+		{`{"alert":{"number":"7"},"repository":{"full_name":"a/b"}}`, "at alert.number", "alert.number"},
+		{`{"alert":{"severity":1},"repository":{"full_name":"a/b"}}`, "at alert.severity", "alert.severity"},
+		{`{"alert":[],"repository":{"full_name":"a/b"}}`, "JSON array where an object is expected, at alert", "alert"},
+	} {
+		_, err := ParseEvent("repository_vulnerability_alert", []byte(tc.body))
+		var pe *patchctl.Error
+		if !errors.As(err, &pe) || pe.Code != patchctl.CodeInvalid || !strings.Contains(pe.Message, tc.wantMsg) || pe.Field != tc.wantField {
+			t.Errorf("%s: %#v, want %q in the message and field %q", tc.body, err, tc.wantMsg, tc.wantField)
+		}
+	}
+}
