@@ -34,15 +34,9 @@ func (s *Service) Wave(ctx context.Context, a patchctl.Actor, key string, seq in
 	if err := authorize(a, patchctl.PermWrite, "driving a rollout"); err != nil {
 		return nil, err
 	}
-	var justification string
-	if in.Override != nil {
-		if err := authorize(a, patchctl.PermOverride, "overriding a gate"); err != nil {
-			return nil, err
-		}
-		justification = strings.TrimSpace(in.Override.Justification)
-		if len(justification) < 10 {
-			return nil, patchctl.FieldError("override.justification", "a written justification of at least 10 characters is required")
-		}
+	justification, err := overrideJustification(a, in.Override)
+	if err != nil {
+		return nil, err
 	}
 	id, err := resolve(key)
 	if err != nil {

@@ -30,6 +30,22 @@ type OverrideInput struct {
 	Justification string `json:"justification"`
 }
 
+// overrideJustification authorises an override and returns its written
+// justification; without an override there is nothing to check.
+func overrideJustification(a patchctl.Actor, o *OverrideInput) (string, error) {
+	if o == nil {
+		return "", nil
+	}
+	if err := authorize(a, patchctl.PermOverride, "overriding a gate"); err != nil {
+		return "", err
+	}
+	j := strings.TrimSpace(o.Justification)
+	if len(j) < 10 {
+		return "", patchctl.FieldError("override.justification", "a written justification of at least 10 characters is required")
+	}
+	return j, nil
+}
+
 // TransitionResult says what happened.
 type TransitionResult struct {
 	Patch      *patchctl.Patch       `json:"patch"`
@@ -50,15 +66,9 @@ func (s *Service) Transition(ctx context.Context, a patchctl.Actor, key string, 
 	if err != nil {
 		return nil, err
 	}
-	var justification string
-	if in.Override != nil {
-		if err := authorize(a, patchctl.PermOverride, "overriding a gate"); err != nil {
-			return nil, err
-		}
-		justification = strings.TrimSpace(in.Override.Justification)
-		if len(justification) < 10 {
-			return nil, patchctl.FieldError("override.justification", "a written justification of at least 10 characters is required")
-		}
+	justification, err := overrideJustification(a, in.Override)
+	if err != nil {
+		return nil, err
 	}
 	// The gates' facts are read before the write transaction, outside the
 	// single writer's critical section; inside it the patch's revision
