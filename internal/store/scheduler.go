@@ -92,14 +92,13 @@ func (db *DB) ClaimTimers(ctx context.Context, holder string, now time.Time, lea
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		ids := make([]int64, len(out))
 		for i := range out {
 			out[i].Attempts++
-			if _, err := tx.exec(ctx, `UPDATE timers SET claimed_by = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?`,
-				holder, tx.ts(now.Add(lease)), out[i].ID); err != nil {
-				return err
-			}
+			ids[i] = out[i].ID
 		}
-		return nil
+		return tx.eachIDs(ctx, ids, `UPDATE timers SET claimed_by = ?, lease_until = ?, attempts = attempts + 1 WHERE id IN (%s)`,
+			holder, tx.ts(now.Add(lease)))
 	})
 	return out, err
 }
