@@ -59,7 +59,6 @@ type local struct {
 	svc    *service.Service
 	intake *intake.Intake
 	actor  patchctl.Actor
-	close  func() error
 }
 
 func (l *local) CreatePatch(ctx context.Context, in service.CreatePatch) (*patchctl.Patch, error) {

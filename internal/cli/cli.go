@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"strings"
@@ -266,27 +267,43 @@ func (e *env) api() (Backend, error) {
 		return e.backend, nil
 	}
 	if e.server != "" {
-		if e.token == "" {
-			return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "--server needs a token: --token or PATCHCTL_TOKEN")
-		}
-		c, err := client.New(e.server, e.token, nil)
+		c, err := e.remote(nil)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
 		e.backend = c
 		return c, nil
 	}
-	svc, db, err := e.openLocal()
+	svc, _, err := e.openLocal()
 	if err != nil {
 		return nil, err
 	}
+	e.backend = &local{svc: svc, intake: intake.New(svc, e.logger()), actor: e.localActor()}
+	return e.backend, nil
+}
+
+// remote returns the API client of --server (hc nil: the client's default
+// HTTP client).
+func (e *env) remote(hc *http.Client) (*client.Client, error) {
+	if e.token == "" {
+		return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "--server needs a token: --token or PATCHCTL_TOKEN")
+	}
+	c, err := client.New(e.server, e.token, hc)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// localActor is the local user with the role the policy assigns to them
+// (engineer when it assigns none). The configuration is loaded.
+func (e *env) localActor() patchctl.Actor {
 	name := e.localUser()
 	role := patchctl.RoleEngineer
 	if r, ok := e.cfg.Roles[name]; ok {
 		role = patchctl.Role(r)
 	}
-	e.backend = &local{svc: svc, intake: intake.New(svc, e.logger()), actor: patchctl.Actor{Name: name, Role: role}, close: db.Close}
-	return e.backend, nil
+	return patchctl.Actor{Name: name, Role: role}
 }
 
 // openLocal opens the local database. A new SQLite database is created and

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchctl/patchctl"
-	"github.com/patchctl/patchctl/internal/client"
 	"github.com/patchctl/patchctl/internal/gitops"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
@@ -65,12 +64,9 @@ type gitopsAPI interface {
 
 func (e *env) gitops() (gitopsAPI, error) {
 	if e.server != "" {
-		if e.token == "" {
-			return nil, patchctl.Errorf(patchctl.CodeUnauthorized, "--server needs a token: --token or PATCHCTL_TOKEN")
-		}
-		c, err := client.New(e.server, e.token, &http.Client{Timeout: 10 * time.Minute})
+		c, err := e.remote(&http.Client{Timeout: 10 * time.Minute})
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
 		return c, nil
 	}
@@ -78,13 +74,8 @@ func (e *env) gitops() (gitopsAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := e.localUser()
-	role := patchctl.RoleEngineer
-	if r, ok := e.cfg.Roles[name]; ok {
-		role = patchctl.Role(r)
-	}
 	loop := gitops.New(svc, gitops.Options{Getenv: e.getenv, Logger: e.logger()})
-	return &gitopsLocal{loop: loop, svc: svc, actor: patchctl.Actor{Name: name, Role: role}}, nil
+	return &gitopsLocal{loop: loop, svc: svc, actor: e.localActor()}, nil
 }
 
 func (e *env) patchBranchCmd() *cobra.Command {
