@@ -89,6 +89,7 @@ func (in *Intake) RecordAlert(ctx context.Context, tx *store.Tx, a patchctl.Acto
 	rec := &importer.Record{Asset: importer.AssetRef{Kind: patchctl.AssetRepository, Name: al.Repository}, VulnID: vuln, Aliases: aliases,
 		Package: al.Package, Ecosystem: al.Ecosystem, InstalledVersion: version, FixedVersion: al.PatchedVersion, Location: al.Manifest,
 		Severity: al.Severity, SeverityRaw: al.SeverityRaw, CVSS: al.CVSS, CVSSVector: al.CVSSVector, Title: al.Summary, URL: al.URL}
+	normalize(rec)
 	st, err := r.asset(ctx, rec.Asset)
 	if err != nil {
 		return nil, err
@@ -213,15 +214,7 @@ func orNone(s string) string {
 // flushAliases resolves the aliases of one record (as flush does for a
 // batch) so that its key can be computed.
 func (r *run) flushAliases(ctx context.Context, rec *importer.Record) error {
-	var unknown []string
-	for _, id := range append([]string{rec.VulnID}, rec.Aliases...) {
-		n := norm(id)
-		if _, ok := r.aliasCache[n]; !ok {
-			r.aliasCache[n] = ""
-			unknown = append(unknown, n)
-		}
-	}
-	m, err := r.tx.Aliases(ctx, unknown)
+	m, err := r.tx.Aliases(ctx, r.unresolved([]*importer.Record{rec}))
 	if err != nil {
 		return err
 	}

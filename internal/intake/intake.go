@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"iter"
 	"log/slog"
 	"math"
 	"os"
@@ -539,6 +540,7 @@ func (r *run) parseOverride(s string) error {
 
 func (r *run) emit(rec *importer.Record) error {
 	r.prog.Records.Add(1)
+	normalize(rec)
 	r.pending = append(r.pending, rec)
 	if len(r.pending) >= 512 {
 		return r.flush(r.ctx)
@@ -612,22 +614,22 @@ func isCVE(id string) bool { return strings.HasPrefix(id, "CVE-") }
 
 // canonical picks the id a finding is stored under: the first CVE among the
 // id, its aliases and what the alias table maps them to; else the mapped id.
+// The record's ids are normalised (normalize).
 func (r *run) canonical(rec *importer.Record) string {
-	ids := append([]string{rec.VulnID}, rec.Aliases...)
-	for _, id := range ids {
-		c := norm(id)
-		if m := r.aliasCache[c]; m != "" {
-			c = m
-		}
-		if isCVE(c) {
+	for id := range recordIDs(rec) {
+		if c := r.mapped(id); isCVE(c) {
 			return c
 		}
 	}
-	c := norm(rec.VulnID)
-	if m := r.aliasCache[c]; m != "" {
+	return r.mapped(rec.VulnID)
+}
+
+// mapped is what the alias table maps id to, else id.
+func (r *run) mapped(id string) string {
+	if m := r.aliasCache[id]; m != "" {
 		return m
 	}
-	return c
+	return id
 }
 
 func norm(id string) string {
@@ -637,23 +639,53 @@ func norm(id string) string {
 	return strings.TrimSpace(id)
 }
 
+// normalize spells a record's id and aliases as norm does, once, as the
+// record arrives: alias resolution, canonical ids and finding keys then
+// compare them as they are.
+func normalize(rec *importer.Record) {
+	rec.VulnID = norm(rec.VulnID)
+	for i, id := range rec.Aliases {
+		rec.Aliases[i] = norm(id)
+	}
+}
+
+// recordIDs yields a record's id, then its aliases.
+func recordIDs(rec *importer.Record) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !yield(rec.VulnID) {
+			return
+		}
+		for _, id := range rec.Aliases {
+			if !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+// unresolved returns the ids of recs whose alias has not been looked up,
+// and marks them as looked up (as having no alias until the lookup says
+// otherwise).
+func (r *run) unresolved(recs []*importer.Record) []string {
+	var unknown []string
+	for _, rec := range recs {
+		for id := range recordIDs(rec) {
+			if _, ok := r.aliasCache[id]; !ok {
+				r.aliasCache[id] = ""
+				unknown = append(unknown, id)
+			}
+		}
+	}
+	return unknown
+}
+
 // flush resolves aliases and enrichment for the pending records, then
 // applies them.
 func (r *run) flush(ctx context.Context) error {
 	if len(r.pending) == 0 {
 		return r.flushInserts(ctx)
 	}
-	var unknown []string
-	for _, rec := range r.pending {
-		for _, id := range append([]string{rec.VulnID}, rec.Aliases...) {
-			n := norm(id)
-			if _, ok := r.aliasCache[n]; !ok {
-				r.aliasCache[n] = ""
-				unknown = append(unknown, n)
-			}
-		}
-	}
-	if len(unknown) > 0 {
+	if unknown := r.unresolved(r.pending); len(unknown) > 0 {
 		known, missing := r.in.cachedAliases(unknown)
 		for a, c := range known {
 			r.aliasCache[a] = c
@@ -767,8 +799,7 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	r.sum.BySeverity[string(sev)]++
 	vuln := r.canonical(rec)
 	var aliases []string
-	for _, id := range append([]string{rec.VulnID}, rec.Aliases...) {
-		n := norm(id)
+	for n := range recordIDs(rec) {
 		if n != vuln && !slices.Contains(aliases, n) {
 			aliases = append(aliases, n)
 			if r.aliasCache[n] == "" && isCVE(vuln) && n != "" {

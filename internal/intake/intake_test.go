@@ -315,6 +315,27 @@ func TestAliasesMerge(t *testing.T) {
 	})
 }
 
+// TestAliasSpellingsMerge checks that ids are compared in their normal
+// spelling: a report that writes them in other cases, with spaces, files
+// and finds the same finding.
+func TestAliasSpellingsMerge(t *testing.T) {
+	each(t, func(t *testing.T, f *fix) {
+		osv := `{"results":[{"source":{"path":"/src/go.mod","type":"lockfile"},"packages":[{"package":{"name":"github.com/gogo/protobuf","version":"1.3.1","ecosystem":"Go"},
+			"vulnerabilities":[{"id":"go-2021-0053","aliases":[" cve-2021-3121","GHSA-C3H9-896R-86JM"],"affected":[{"package":{"name":"github.com/gogo/protobuf","ecosystem":"Go"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.3.2"}]}]}]}]}]}]}`
+		if s := f.mustImport([]byte(osv), intake.Options{Asset: "repository:github.com/acme/payments"}); s.FindingsNew != 1 {
+			t.Fatalf("osv import: %+v", s)
+		}
+		fl, _ := f.svc.ListFindings(f.ctx, vera, store.FindingFilter{})
+		if fl.Findings[0].VulnID != "CVE-2021-3121" || !cmp.Equal(fl.Findings[0].Aliases, []string{"GHSA-c3h9-896r-86jm", "GO-2021-0053"}) {
+			t.Errorf("canonical id: %s aliases %v", fl.Findings[0].VulnID, fl.Findings[0].Aliases)
+		}
+		trivy := trivyReport("x", [4]string{"ghsa-c3h9-896r-86jm ", "github.com/gogo/protobuf", "1.3.1", "1.3.2"})
+		if s := f.mustImport(trivy, intake.Options{Asset: "repository:github.com/acme/payments"}); s.FindingsNew != 0 || s.FindingsUpdated+s.FindingsUnchanged != 1 {
+			t.Errorf("same vulnerability by its GHSA id in lower case: %+v", s)
+		}
+	})
+}
+
 func TestKEVEscalatesPatch(t *testing.T) {
 	each(t, func(t *testing.T, f *fix) {
 		s := f.mustImport(read(t, corpus.Path(t, "trivy/alpine-310.json.golden")), intake.Options{})
