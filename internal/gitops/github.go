@@ -300,18 +300,9 @@ func (l *Loop) onCheck(ctx context.Context, au *service.Automation, ev *github.E
 		d.Status, d.Summary = store.DeliveryIgnored, fmt.Sprintf("%s %q on %s has not concluded (%s)", ev.Name, c.Name, short(c.HeadSHA), c.Status)
 		return "", nil
 	}
-	byVersion, err := au.PatchesByVersion(ctx, c.HeadSHA)
+	patches, err := shippingOrNamed(ctx, au, ev, c.HeadSHA, o)
 	if err != nil {
 		return "", err
-	}
-	patches, err := openPatches(ctx, au, ev.PatchKeys, ev.Repo, o)
-	if err != nil {
-		return "", err
-	}
-	for _, p := range byVersion {
-		if keep(p, ev.Repo, o) {
-			patches = union(patches, p)
-		}
 	}
 	for _, p := range patches {
 		if err := l.recordCheck(ctx, au, p, ev.Type, c, "delivery "+ev.Delivery, o); err != nil {
@@ -319,6 +310,26 @@ func (l *Loop) onCheck(ctx context.Context, au *service.Automation, ev *github.E
 		}
 	}
 	return fmt.Sprintf("%s %q on %s (branch %s) is about no open patch", ev.Name, c.Name, short(c.HeadSHA), orDash(c.HeadBranch)), nil
+}
+
+// shippingOrNamed returns the open patches a CI run or deployment of sha
+// is about: those ev names (its branch) and those shipping sha, which may
+// take evidence from ev's repository.
+func shippingOrNamed(ctx context.Context, au *service.Automation, ev *github.Event, sha string, o *outcome) ([]*patchctl.Patch, error) {
+	byVersion, err := au.PatchesByVersion(ctx, sha)
+	if err != nil {
+		return nil, err
+	}
+	patches, err := openPatches(ctx, au, ev.PatchKeys, ev.Repo, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range byVersion {
+		if keep(p, ev.Repo, o) {
+			patches = union(patches, p)
+		}
+	}
+	return patches, nil
 }
 
 func orDash(s string) string {
@@ -405,18 +416,9 @@ func (l *Loop) onDeployment(ctx context.Context, au *service.Automation, ev *git
 	if !ok {
 		return fmt.Sprintf("deployment environment %q is not a configured environment", dep.Environment), nil
 	}
-	byVersion, err := au.PatchesByVersion(ctx, dep.SHA)
+	patches, err := shippingOrNamed(ctx, au, ev, dep.SHA, o)
 	if err != nil {
 		return "", err
-	}
-	patches, err := openPatches(ctx, au, ev.PatchKeys, ev.Repo, o)
-	if err != nil {
-		return "", err
-	}
-	for _, p := range byVersion {
-		if keep(p, ev.Repo, o) {
-			patches = union(patches, p)
-		}
 	}
 	for _, p := range patches {
 		if !targets(p, env.Name) {
