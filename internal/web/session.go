@@ -71,13 +71,7 @@ func (u *UI) authed(h handlerFunc) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := u.crossOri.Check(r); err != nil {
-				u.forbidden(w, r, "This form was sent from another site, so patchctl did not accept it.")
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				u.errorPage(w, r, http.StatusBadRequest, "Bad form", "The form could not be read.")
+			if !u.readForm(w, r) {
 				return
 			}
 			if !sameToken(r.PostForm.Get("csrf"), s.CSRF) {
@@ -100,15 +94,35 @@ func (u *UI) authedUpload(h handlerFunc) http.Handler {
 			return
 		}
 		if err := u.crossOri.Check(r); err != nil {
-			u.forbidden(w, r, "This form was sent from another site, so patchctl did not accept it.")
+			u.forbidden(w, r, crossSiteRefused)
 			return
 		}
 		h(w, r, s)
 	})
 }
 
+// readForm checks that a form post comes from this site and reads its
+// body, at most maxFormBytes; when either fails it answers and reports
+// false. The origin is checked first, so that a cross-site body is never
+// read.
+func (u *UI) readForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := u.crossOri.Check(r); err != nil {
+		u.forbidden(w, r, crossSiteRefused)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		u.errorPage(w, r, http.StatusBadRequest, "Bad form", "The form could not be read.")
+		return false
+	}
+	return true
+}
+
 // csrfRefused says why a form without its CSRF token was refused.
 const csrfRefused = "This form is missing its security token, or the token belongs to another session (for example after signing in again elsewhere)."
+
+// crossSiteRefused says why a form sent from another site was refused.
+const crossSiteRefused = "This form was sent from another site, so patchctl did not accept it."
 
 // session resolves the session cookie and returns the request with the
 // session in its context; without a live session it answers (sign-in page,

@@ -40,13 +40,7 @@ func (u *UI) showSignIn(w http.ResponseWriter, r *http.Request, status int, noti
 
 // signIn exchanges the token for a session and sets the session cookie.
 func (u *UI) signIn(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		u.errorPage(w, r, http.StatusBadRequest, "Bad form", "The form could not be read.")
-		return
-	}
-	if err := u.crossOri.Check(r); err != nil {
-		u.forbidden(w, r, "This form was sent from another site, so patchctl did not accept it.")
+	if !u.readForm(w, r) {
 		return
 	}
 	if !sameToken(r.PostForm.Get("csrf"), u.cookie(r, cookieSignIn)) {

@@ -86,6 +86,13 @@ func TestSignInAndOut(t *testing.T) {
 	if p.Status != http.StatusForbidden {
 		t.Errorf("sign-in with a forged CSRF token: %d, want 403", p.Status)
 	}
+	// Another site cannot post the sign-in form, even with the right token.
+	c.get("/signin")
+	p = c.post("/signin", url.Values{"token": {f.srv.Tokens[patchctl.RoleEngineer]}}, "Sec-Fetch-Site", "cross-site")
+	if p.Status != http.StatusForbidden {
+		t.Errorf("cross-site sign-in: %d, want 403", p.Status)
+	}
+	p.mustContain(t, "sent from another site")
 
 	c.get("/signin")
 	p = c.post("/signin", url.Values{"token": {f.srv.Tokens[patchctl.RoleEngineer]}, "next": {"/"}})
