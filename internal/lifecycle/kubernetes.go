@@ -250,9 +250,5 @@ func EvaluateWave(f *Facts, seq int, op string) (patchctl.Wave, []patchctl.GateR
 	default:
 		return patchctl.Wave{}, nil, patchctl.FieldError("op", "%q is not a wave operation (want start, complete or fail)", op)
 	}
-	out := make([]patchctl.GateResult, 0, len(gates))
-	for _, g := range gates {
-		out = append(out, g.Check(f))
-	}
-	return f.currentWave, out, nil
+	return f.currentWave, Evaluate(Edge{Gates: gates}, f), nil
 }

@@ -149,13 +149,24 @@ func Evaluate(e Edge, f *Facts) []patchctl.GateResult {
 
 // GateRefusal builds the error returned when gates refuse a transition.
 func GateRefusal(p *patchctl.Patch, to patchctl.State, refusing []patchctl.GateResult) error {
+	return refusal(fmt.Sprintf("%s cannot go from %s to %s", p.Key, p.State, to), refusing)
+}
+
+// WaveRefusal builds the error returned when gates refuse a wave operation.
+func WaveRefusal(p *patchctl.Patch, seq int, op string, refusing []patchctl.GateResult) error {
+	return refusal(fmt.Sprintf("wave %d of %s cannot %s", seq, p.Key, op), refusing)
+}
+
+// refusal is a CodeGate error: what cannot happen, and each refusing gate
+// with what it misses.
+func refusal(what string, refusing []patchctl.GateResult) error {
 	names := make([]string, len(refusing))
 	for i, r := range refusing {
 		names[i] = r.Gate + " (" + r.Missing + ")"
 	}
 	return &patchctl.Error{
 		Code:    patchctl.CodeGate,
-		Message: fmt.Sprintf("%s cannot go from %s to %s: refused by gate %s", p.Key, p.State, to, strings.Join(names, "; ")),
+		Message: what + ": refused by gate " + strings.Join(names, "; "),
 		Gates:   refusing,
 	}
 }

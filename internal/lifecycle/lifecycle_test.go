@@ -288,3 +288,23 @@ func TestPaths(t *testing.T) {
 		t.Errorf("leaving done: %v", err)
 	}
 }
+
+func TestRefusalMessages(t *testing.T) {
+	p := &patchctl.Patch{Key: "PATCH-7", State: patchctl.StateUpgradingMain}
+	refusing := []patchctl.GateResult{{Gate: "wave_pending", Missing: "wave 3 is completed, not pending"},
+		{Gate: "one_main_pool_at_a_time", Missing: "finish wave 2 main/a first"}}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{GateRefusal(p, patchctl.StateDone, refusing[:1]),
+			"PATCH-7 cannot go from upgrading_main to done: refused by gate wave_pending (wave 3 is completed, not pending)"},
+		{WaveRefusal(p, 3, WaveStart, refusing),
+			"wave 3 of PATCH-7 cannot start: refused by gate wave_pending (wave 3 is completed, not pending); one_main_pool_at_a_time (finish wave 2 main/a first)"},
+	} {
+		e, ok := c.err.(*patchctl.Error)
+		if !ok || e.Code != patchctl.CodeGate || e.Message != c.want || len(e.Gates) == 0 {
+			t.Errorf("got %#v, want a gate error %q", c.err, c.want)
+		}
+	}
+}

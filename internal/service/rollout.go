@@ -65,8 +65,7 @@ func (s *Service) Wave(ctx context.Context, a patchctl.Actor, key string, seq in
 		res = &WaveResult{Gates: results}
 		if refusing := patchctl.Refusing(results); len(refusing) > 0 {
 			if in.Override == nil {
-				return &patchctl.Error{Code: patchctl.CodeGate, Gates: refusing,
-					Message: "wave " + itoa(seq) + " of " + p.Key + " cannot " + in.Op + ": refused by gate " + gateNames(refusing)}
+				return lifecycle.WaveRefusal(p, seq, in.Op, refusing)
 			}
 			for _, r := range refusing {
 				res.Overridden = append(res.Overridden, r.Gate)
@@ -121,14 +120,6 @@ func (s *Service) Wave(ctx context.Context, a patchctl.Actor, key string, seq in
 		return nil, err
 	}
 	return res, nil
-}
-
-func gateNames(rs []patchctl.GateResult) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = r.Gate + " (" + r.Missing + ")"
-	}
-	return strings.Join(parts, "; ")
 }
 
 // halted records a halt in the audit log and pages on-call.
