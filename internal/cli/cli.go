@@ -102,6 +102,7 @@ type env struct {
 	as         string
 
 	cfg     *config.Config
+	pol     *policy.Policy // compiled from cfg, by config
 	backend Backend
 	closers []func() error
 }
@@ -219,7 +220,8 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// config loads the configuration once: defaults < file < env < flags.
+// config loads the configuration once: defaults < file < env < flags. It
+// compiles the policy too (e.pol), which also checks it.
 func (e *env) config() (*config.Config, error) {
 	if e.cfg != nil {
 		return e.cfg, nil
@@ -238,10 +240,11 @@ func (e *env) config() (*config.Config, error) {
 			return nil, ps
 		}
 	}
-	if _, ps := policy.New(cfg); len(ps) > 0 {
+	pol, ps := policy.New(cfg)
+	if len(ps) > 0 {
 		return nil, ps
 	}
-	e.cfg = cfg
+	e.cfg, e.pol = cfg, pol
 	return cfg, nil
 }
 
@@ -340,11 +343,7 @@ func (e *env) openLocal() (*service.Service, *store.DB, error) {
 		return nil, nil, patchctl.Errorf(patchctl.CodeUnavailable,
 			"the database %s has %d pending migration(s): run 'patchctl migrate' first", db.URL(), len(st)-applied)
 	}
-	pol, ps := policy.New(cfg)
-	if len(ps) > 0 {
-		return nil, nil, ps
-	}
-	return service.New(db, pol, nil, e.logger()), db, nil
+	return service.New(db, e.pol, nil, e.logger()), db, nil
 }
 
 func isTerminal(w io.Writer) bool {

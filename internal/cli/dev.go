@@ -12,7 +12,6 @@ import (
 
 	"github.com/patchctl/patchctl/internal/demo"
 	"github.com/patchctl/patchctl/internal/intake"
-	"github.com/patchctl/patchctl/internal/policy"
 	"github.com/patchctl/patchctl/internal/store"
 )
 
@@ -38,10 +37,7 @@ func (e *env) devCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pol, ps := policy.New(e.cfg)
-			if len(ps) > 0 {
-				return ps
-			}
+			pol := e.pol
 			start := time.Now()
 			if withDemo {
 				if err := demo.Seed(e.ctx, db, pol, time.Now().UTC()); err != nil {

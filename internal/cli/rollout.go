@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/patchctl/patchctl/internal/policy"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 	"github.com/patchctl/patchctl/internal/textutil"
@@ -148,14 +147,10 @@ func (e *env) windowCmd() *cobra.Command {
 		Short: "List the configured maintenance windows' upcoming occurrences",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.config()
-			if err != nil {
+			if _, err := e.config(); err != nil {
 				return err
 			}
-			pol, ps := policy.New(cfg)
-			if len(ps) > 0 {
-				return ps
-			}
+			pol := e.pol
 			now := time.Now().UTC()
 			occ := pol.Occurrences(now, now.Add(time.Duration(days)*24*time.Hour))
 			return e.emit(occ, func(w io.Writer) {
