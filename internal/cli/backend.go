@@ -168,14 +168,14 @@ func (l *local) Import(ctx context.Context, format, asset, source string, r io.R
 	return &intake.Result{Import: &store.Import{Format: string(f), Status: store.ImportDone, Source: source}, Feed: feed}, nil
 }
 func (l *local) ImportByID(ctx context.Context, id int64) (*intake.Result, error) {
-	im, err := l.svc.DB().Read().ImportByID(ctx, id)
+	im, err := l.svc.Import(ctx, l.actor, id)
 	if err != nil {
 		return nil, err
 	}
 	return l.intake.Result(im), nil
 }
 func (l *local) Imports(ctx context.Context, limit int) ([]*store.Import, error) {
-	return l.svc.DB().Read().Imports(ctx, limit)
+	return l.svc.RecentImports(ctx, l.actor, 0, limit)
 }
 func (l *local) ListFindings(ctx context.Context, f store.FindingFilter) (*service.FindingList, error) {
 	return l.svc.ListFindings(ctx, l.actor, f)

@@ -65,32 +65,22 @@ func (a *API) registerImports() {
 	handle(a, huma.Operation{OperationID: "get-import", Method: http.MethodGet, Path: "/imports/{id}", Tags: tag,
 		Summary: "An import's status, progress and summary"},
 		func(ctx context.Context, actor patchctl.Actor, in *importIDIn) (*importViewOut, error) {
-			if !actor.Role.Allowed(patchctl.PermRead) {
-				return nil, patchctl.Errorf(patchctl.CodeForbidden, "reading imports needs a role")
-			}
-			im, err := a.svc.DB().Read().ImportByID(ctx, in.ID)
+			im, err := a.svc.Import(ctx, actor, in.ID)
 			if err != nil {
 				return nil, err
 			}
-			return &importViewOut{Body: a.view(im)}, nil
+			return &importViewOut{Body: a.intake.Result(im)}, nil
 		})
 
 	handle(a, huma.Operation{OperationID: "list-imports", Method: http.MethodGet, Path: "/imports", Tags: tag,
 		Summary: "Recent imports, newest first"},
 		func(ctx context.Context, actor patchctl.Actor, in *importsIn) (*importsOut, error) {
-			if !actor.Role.Allowed(patchctl.PermRead) {
-				return nil, patchctl.Errorf(patchctl.CodeForbidden, "reading imports needs a role")
-			}
-			ims, err := a.svc.DB().Read().Imports(ctx, in.Limit)
+			ims, err := a.svc.RecentImports(ctx, actor, 0, in.Limit)
 			if err != nil {
 				return nil, err
 			}
 			return &importsOut{Body: ims}, nil
 		})
-}
-
-func (a *API) view(im *store.Import) *intake.Result {
-	return a.intake.Result(im)
 }
 
 // tooLarge turns a body-limit error into a 413 problem.
@@ -143,7 +133,7 @@ func (a *API) createImport(ctx context.Context, actor patchctl.Actor, in *import
 		if err != nil {
 			return nil, a.tooLarge(err)
 		}
-		im, err := a.svc.DB().Read().ImportByID(ctx, sum.ImportID)
+		im, err := a.svc.Import(ctx, actor, sum.ImportID)
 		if err != nil {
 			return nil, err
 		}
@@ -171,10 +161,10 @@ func (a *API) createImport(ctx context.Context, actor patchctl.Actor, in *import
 	if err != nil {
 		return nil, err
 	}
-	im, err := a.svc.DB().Read().ImportByID(ctx, id)
+	im, err := a.svc.Import(ctx, actor, id)
 	if err != nil {
 		return nil, err
 	}
 	return &importOut{Status: http.StatusAccepted, Location: Prefix + "/imports/" + strconv.FormatInt(id, 10),
-		Body: a.view(im)}, nil
+		Body: a.intake.Result(im)}, nil
 }
