@@ -259,6 +259,17 @@ func (c *Config) Environment(name string) (Environment, bool) {
 	return Environment{}, false
 }
 
+// ProductionEnvironment returns the name of the production environment,
+// or "production" when none is marked (which Validate refuses).
+func (c *Config) ProductionEnvironment() string {
+	for _, e := range c.Environments {
+		if e.Production {
+			return e.Name
+		}
+	}
+	return "production"
+}
+
 // Cluster returns the cluster named name.
 func (c *Config) Cluster(name string) (Cluster, bool) {
 	for _, k := range c.Clusters {

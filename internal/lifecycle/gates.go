@@ -174,15 +174,6 @@ func preprodEnvs(f *Facts) []string {
 	return out
 }
 
-func prodEnv(f *Facts) string {
-	for _, e := range f.Config.Environments {
-		if e.Production {
-			return e.Name
-		}
-	}
-	return "production"
-}
-
 func targets(f *Facts, env string) bool {
 	envs := f.Patch.Target.Environments
 	if len(envs) == 0 {
@@ -339,7 +330,7 @@ var gateDeployedProduction = Gate{Name: "deployed_to_production", Rule: ruleProd
 	if !has {
 		return fail("the patch has no version yet")
 	}
-	env := prodEnv(f)
+	env := f.Config.ProductionEnvironment()
 	// Only a deployment after the validation counts: one before it skipped
 	// the staging step, whatever its version.
 	since := f.EnteredAt[patchctl.StateValidated]
@@ -439,7 +430,7 @@ var gateUpgradeValidated = Gate{Name: "upgrade_validated", Rule: ruleInWindow, c
 	if !has {
 		return fail("the patch has no version yet")
 	}
-	env := prodEnv(f)
+	env := f.Config.ProductionEnvironment()
 	since := f.EnteredAt[patchctl.StateUpgrading]
 	var missing []string
 	if _, found := deployedTo(f, env, v, since); !found {

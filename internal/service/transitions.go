@@ -212,7 +212,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 		}
 	case patchctl.StateDone:
 		if p.Kind != patchctl.KindKubernetes && p.Version != "" {
-			if err := tx.RecordStable(ctx, &store.StableVersion{Subject: subjectOf(p), Environment: prodName(cfg), Version: p.Version,
+			if err := tx.RecordStable(ctx, &store.StableVersion{Subject: subjectOf(p), Environment: cfg.ProductionEnvironment(), Version: p.Version,
 				Source: "released", Actor: a.Name, RecordedAt: now}, p.ID); err != nil {
 				return err
 			}
@@ -260,15 +260,6 @@ func subjectOf(p *patchctl.Patch) string {
 		return p.Target.System
 	}
 	return p.Target.Application
-}
-
-func prodName(cfg *config.Config) string {
-	for _, e := range cfg.Environments {
-		if e.Production {
-			return e.Name
-		}
-	}
-	return "production"
 }
 
 // RollbackInput is a rollback decision.
@@ -399,7 +390,7 @@ func (s *Service) Rollback(ctx context.Context, a patchctl.Actor, key string, in
 func rollbackEnv(cfg *config.Config, p *patchctl.Patch, ev []patchctl.Evidence) string {
 	switch p.State {
 	case patchctl.StateProduction, patchctl.StateUpgrading, patchctl.StateVerified, patchctl.StateResumed:
-		return prodName(cfg)
+		return cfg.ProductionEnvironment()
 	}
 	best, bestIdx := "", -1
 	for _, e := range ev {
