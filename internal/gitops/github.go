@@ -266,10 +266,9 @@ func (l *Loop) recordReview(ctx context.Context, au *service.Automation, p *patc
 	} else if added {
 		o.did(p.Key, "review by %s: %s", e.Subject, e.Result)
 	}
+	// What was recorded here is no merge: the evidence read above says
+	// whether the patch is merged.
 	ceiling := patchctl.StateInReview
-	if ev, err = au.Evidence(ctx, p); err != nil {
-		return err
-	}
 	if hasKind(ev, patchctl.EvidenceMerge) {
 		ceiling = patchctl.StateMerged
 	}
