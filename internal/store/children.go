@@ -120,16 +120,8 @@ func (x q) PatchesLinkedTo(ctx context.Context, typ patchctl.LinkType, refs ...s
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	ph := make([]byte, 0, 2*len(refs))
-	args := []any{string(typ)}
-	for i, r := range refs {
-		if i > 0 {
-			ph = append(ph, ',')
-		}
-		ph = append(ph, '?')
-		args = append(args, r)
-	}
-	rows, err := x.query(ctx, `SELECT DISTINCT patch_id FROM patch_links WHERE type = ? AND ref IN (`+string(ph)+`) ORDER BY patch_id`, args...)
+	rows, err := x.query(ctx, `SELECT DISTINCT patch_id FROM patch_links WHERE type = ? AND ref IN (`+placeholders(len(refs))+`) ORDER BY patch_id`,
+		append([]any{string(typ)}, anys(refs)...)...)
 	if err != nil {
 		return nil, err
 	}

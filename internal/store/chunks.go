@@ -11,14 +11,23 @@ const maxInList = 500
 func inChunks[T any](items []T, fn func(ph string, args []any) error) error {
 	for len(items) > 0 {
 		n := min(maxInList, len(items))
-		args := make([]any, n)
-		for i, it := range items[:n] {
-			args[i] = it
-		}
-		if err := fn(strings.TrimSuffix(strings.Repeat("?,", n), ","), args); err != nil {
+		if err := fn(placeholders(n), anys(items[:n])); err != nil {
 			return err
 		}
 		items = items[n:]
 	}
 	return nil
+}
+
+// placeholders is the list of n placeholders "?,?,?" of an IN (...) list
+// or a VALUES row.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+// anys converts s to query arguments.
+func anys[T any](s []T) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }

@@ -200,15 +200,10 @@ func (x q) OpenPatchesByVersion(ctx context.Context, versions ...string) ([]*pat
 	if len(vs) == 0 {
 		return nil, nil
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?, ", len(vs)), ", ")
-	args := []any{true}
-	for _, v := range vs {
-		args = append(args, v)
-	}
+	ph := placeholders(len(vs))
+	args := append([]any{true}, anys(vs)...)
 	args = append(args, string(patchctl.EvidenceMerge))
-	for _, v := range vs {
-		args = append(args, v)
-	}
+	args = append(args, anys(vs)...)
 	rows, err := x.query(ctx, `SELECT `+patchColumns+` FROM patches WHERE is_open = ? AND (version IN (`+ph+`)
 		OR id IN (SELECT patch_id FROM evidence WHERE kind = ? AND version IN (`+ph+`))) ORDER BY id`, args...)
 	if err != nil {

@@ -185,7 +185,7 @@ func insertFindings(n int) string {
 	b.WriteString(`INSERT INTO findings (asset_id, vuln_id, package, installed_version, fixed_version, ecosystem, purl, location,
 		severity, severity_rank, cvss, cvss_vector, epss, kev, title, url, aliases, state, vex_state, justification,
 		first_seen_at, last_seen_at, first_import_id, content_hash, patch_id) VALUES `)
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", findingInsertCols), ",") + ")"
+	row := "(" + placeholders(findingInsertCols) + ")"
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -680,13 +680,9 @@ func (tx *Tx) IdenticalImport(ctx context.Context, contentHash, override string)
 	if len(assetIDs) == 0 {
 		return nil, nil, nil
 	}
-	ph := strings.TrimSuffix(strings.Repeat("?,", len(assetIDs)), ",")
-	args := []any{im.ID}
-	for _, id := range assetIDs {
-		args = append(args, id)
-	}
 	var current int
-	if err := tx.row(ctx, `SELECT COUNT(*) FROM assets WHERE last_import_id = ? AND id IN (`+ph+`)`, args...).Scan(&current); err != nil {
+	if err := tx.row(ctx, `SELECT COUNT(*) FROM assets WHERE last_import_id = ? AND id IN (`+placeholders(len(assetIDs))+`)`,
+		append([]any{im.ID}, anys(assetIDs)...)...).Scan(&current); err != nil {
 		return nil, nil, tx.db.wrap(err)
 	}
 	if current != len(assetIDs) {

@@ -62,15 +62,13 @@ func (x q) findingWhere(f FindingFilter) (string, []any) {
 	var conds []string
 	var args []any
 	if len(f.Severities) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(f.Severities)), ",")
-		conds = append(conds, "f.severity_rank IN ("+ph+")")
+		conds = append(conds, "f.severity_rank IN ("+placeholders(len(f.Severities))+")")
 		for _, s := range f.Severities {
 			args = append(args, s.Rank())
 		}
 	}
 	if len(f.States) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(f.States)), ",")
-		conds = append(conds, "f.state IN ("+ph+")")
+		conds = append(conds, "f.state IN ("+placeholders(len(f.States))+")")
 		for _, s := range f.States {
 			args = append(args, string(s))
 		}

@@ -539,16 +539,6 @@ func (x q) indexHint(index string) string {
 	return " INDEXED BY " + index
 }
 
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
-
-func anys[T any](s []T) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
 // RecentImports lists imports newest first, before the import before (0:
 // from the newest).
 func (x q) RecentImports(ctx context.Context, before int64, limit int) ([]*Import, error) {
