@@ -71,7 +71,7 @@ func (in *Intake) RecordAlert(ctx context.Context, tx *store.Tx, a patchctl.Acto
 	}
 	cfg := in.svc.Config()
 	r := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: &Progress{},
-		assets: map[string]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
+		assets: map[assetKey]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
 		sum: &Summary{ImportID: im.ID, BySeverity: map[string]int{}}}
 	kev, err := tx.KEVIDs(ctx)
 	if err != nil {

@@ -353,7 +353,7 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 			return tx.FinishImport(ctx, im.ID, sum, assets, im.BytesTotal, int64(sum.FindingsInReport), in.svc.Now())
 		}
 		run := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: prog,
-			assets: map[string]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
+			assets: map[assetKey]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
 			sum: &Summary{ImportID: im.ID, BySeverity: map[string]int{}}}
 		if err := run.parseOverride(opts.Asset); err != nil {
 			return err
@@ -463,6 +463,12 @@ func identical(id int64, prev *store.Import, size int64) *Summary {
 	return s
 }
 
+// assetKey identifies an asset within an import: its kind and name.
+type assetKey struct {
+	kind patchctl.AssetKind
+	name string
+}
+
 // assetState is what an import knows of one asset.
 type assetState struct {
 	asset    patchctl.Asset
@@ -484,7 +490,7 @@ type run struct {
 	override     *patchctl.Asset
 	overrideKind bool
 
-	assets     map[string]*assetState
+	assets     map[assetKey]*assetState
 	order      []*assetState
 	kev        map[string]bool
 	aliasCache map[string]string // id -> canonical ("" = itself)
@@ -567,7 +573,7 @@ func (r *run) asset(ctx context.Context, ref importer.AssetRef) (*assetState, er
 	if a.Name == "" {
 		return nil, patchctl.FieldError("asset", "the report names no asset; give one with --asset")
 	}
-	key := string(a.Kind) + "\x00" + a.Name
+	key := assetKey{a.Kind, a.Name}
 	if st, ok := r.assets[key]; ok {
 		return st, nil
 	}
