@@ -17,17 +17,17 @@ type findingData struct {
 	History []patchctl.AuditEvent
 	// Patch is the patch the finding is attached to, if any.
 	Patch *patchctl.Patch
-	// Forms holds the state of the page's forms (accept, falsepositive,
-	// reopen); Failed names the one just refused, Alert says why.
-	Forms  map[string]*form
-	Failed string
-	Alert  *form
+	// The state of the page's forms (findingForms).
+	pageForms
 	// Set says the finding is set aside (risk accepted, false positive)
 	// and may be reopened; Decidable says it is open and may be set aside.
 	Set, Decidable bool
 	MinDate        string
 	MaxDate        string
 }
+
+// findingForms are the forms of the finding page.
+var findingForms = []string{"accept", "falsepositive", "reopen"}
 
 // acceptLayout is how the risk acceptance form's date input reads: the
 // acceptance ends at 00:00 UTC of that day, as `patchctl finding accept
@@ -57,19 +57,13 @@ func (u *UI) showFinding(w http.ResponseWriter, r *http.Request, s *service.WebS
 	}
 	fi := d.Finding
 	data := findingData{base: u.pageBase(w, r, s, fi.VulnID+" in "+fi.Package, "findings"), F: fi, History: d.History,
-		Forms: map[string]*form{"accept": newForm(nil), "falsepositive": newForm(nil), "reopen": newForm(nil)}, Failed: failed,
+		pageForms: newPageForms(findingForms, failed, f),
 		Set:       fi.State == patchctl.FindingRiskAccepted || fi.State == patchctl.FindingFalsePositive,
 		Decidable: fi.State == patchctl.FindingOpen}
 	data.Status = status
 	now := u.svc.Now()
 	data.MinDate = now.Add(24 * time.Hour).UTC().Format(acceptLayout)
 	data.MaxDate = now.Add(366 * 24 * time.Hour).UTC().Format(acceptLayout)
-	if failed != "" && f != nil {
-		data.Forms[failed] = f
-		if f.Failed() {
-			data.Alert = f
-		}
-	}
 	if fi.PatchKey != "" {
 		ps, err := u.svc.PatchesByKey(r.Context(), s.Actor, []string{fi.PatchKey})
 		if err != nil {

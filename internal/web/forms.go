@@ -21,6 +21,32 @@ type form struct {
 	Gates []patchctl.GateResult
 }
 
+// pageForms is the state of the forms of a page that has several (the
+// patch page, the finding page), by name: Failed names the one that was
+// just refused, and Alert is that form when it has something to say at the
+// top of the page.
+type pageForms struct {
+	Forms  map[string]*form
+	Failed string
+	Alert  *form
+}
+
+// newPageForms starts every named form empty, except the one just refused
+// (failed), which keeps f: what the person typed and what was wrong.
+func newPageForms(names []string, failed string, f *form) pageForms {
+	pf := pageForms{Forms: make(map[string]*form, len(names)), Failed: failed}
+	for _, name := range names {
+		pf.Forms[name] = newForm(nil)
+	}
+	if failed != "" && f != nil {
+		pf.Forms[failed] = f
+		if f.Failed() {
+			pf.Alert = f
+		}
+	}
+	return pf
+}
+
 func newForm(values url.Values) *form {
 	if values == nil {
 		values = url.Values{}

@@ -15,11 +15,8 @@ type patchData struct {
 	base
 	D        *service.Detail
 	Timeline []patchctl.AuditEvent
-	// Forms holds the state of every form of the page by name; Failed names
-	// the one that was just refused, and Alert says why at the top.
-	Forms  map[string]*form
-	Failed string
-	Alert  *form
+	// The state of every form of the page (patchForms).
+	pageForms
 
 	Steps    []step
 	EvKind   patchctl.EvidenceKind
@@ -63,20 +60,11 @@ func (u *UI) showPatch(w http.ResponseWriter, r *http.Request, s *service.WebSes
 	}
 	cfg := u.svc.Config()
 	data := patchData{base: u.pageBase(w, r, s, key+" · "+d.Patch.Title, "patches"), D: d, Timeline: timeline,
-		Forms: map[string]*form{}, Failed: failed, EvKinds: formKinds, Envs: envNames(cfg.Environments),
+		pageForms: newPageForms(patchForms, failed, f), EvKinds: formKinds, Envs: envNames(cfg.Environments),
 		Severities: service.RollbackSeverities, Downtime: d.Patch.Kind == patchctl.KindInfrastructure && d.Patch.Target.Downtime,
 		Halted: d.Patch.Halt != nil, VersionEditable: versionEditable(d.Patch)}
 	data.Status = status
 	data.Steps = steps(d.Path, d.Patch.State, d.Transitions)
-	for _, name := range patchForms {
-		data.Forms[name] = newForm(nil)
-	}
-	if failed != "" && f != nil {
-		data.Forms[failed] = f
-		if f.Failed() {
-			data.Alert = f
-		}
-	}
 	for _, m := range d.Allowed {
 		switch m.Action {
 		case lifecycle.ActionCancel, lifecycle.ActionRework:
