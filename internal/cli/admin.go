@@ -80,19 +80,6 @@ func (e *env) migrateCmd() *cobra.Command {
 	return cmd
 }
 
-func (e *env) openDB() (*store.DB, error) {
-	cfg, err := e.config()
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(e.ctx, cfg.Server.Database, e.logger())
-	if err != nil {
-		return nil, err
-	}
-	e.closers = append(e.closers, db.Close)
-	return db, nil
-}
-
 func (e *env) configCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Validate and show the configuration"}
 	cmd.AddCommand(&cobra.Command{

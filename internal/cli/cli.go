@@ -309,20 +309,30 @@ func (e *env) localActor() patchctl.Actor {
 	return patchctl.Actor{Name: name, Role: role}
 }
 
+// openDB opens the configured database as it is, closed when the
+// invocation ends.
+func (e *env) openDB() (*store.DB, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(e.ctx, cfg.Server.Database, e.logger())
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, db.Close)
+	return db, nil
+}
+
 // openLocal opens the local database. A new SQLite database is created and
 // migrated on first use; an existing database with pending migrations must
 // be migrated explicitly (patchctl migrate), so that a CLI never changes a
 // shared schema behind a server's back.
 func (e *env) openLocal() (*service.Service, *store.DB, error) {
-	cfg, err := e.config()
+	db, err := e.openDB()
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := store.Open(e.ctx, cfg.Server.Database, e.logger())
-	if err != nil {
-		return nil, nil, err
-	}
-	e.closers = append(e.closers, db.Close)
 	st, err := db.MigrationStatus(e.ctx)
 	if err != nil {
 		return nil, nil, err
