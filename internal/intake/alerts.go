@@ -8,7 +8,6 @@ import (
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
 	"github.com/patchctl/patchctl/internal/store"
-	"github.com/patchctl/patchctl/internal/textutil"
 )
 
 // Alert is one vulnerable dependency a code host reports for a repository
@@ -222,13 +221,4 @@ func (r *run) flushAliases(ctx context.Context, rec *importer.Record) error {
 		r.aliasCache[k] = v
 	}
 	return nil
-}
-
-// key is the finding key of a record within its asset.
-func (r *run) key(rec *importer.Record) store.FindingKey {
-	pkg := rec.Package
-	if pkg == "" {
-		pkg = rec.Location
-	}
-	return store.FindingKey{VulnID: textutil.Prefix(r.canonical(rec), 200), Package: textutil.Prefix(pkg, 500), Version: textutil.Prefix(rec.InstalledVersion, 200)}
 }

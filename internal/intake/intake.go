@@ -655,6 +655,21 @@ func normalize(rec *importer.Record) {
 	}
 }
 
+// packageOf is the package a finding of rec is filed under: its package,
+// else where it was found.
+func packageOf(rec *importer.Record) string {
+	if rec.Package == "" {
+		return rec.Location
+	}
+	return rec.Package
+}
+
+// key is the finding key of a record within its asset.
+func (r *run) key(rec *importer.Record) store.FindingKey {
+	return store.FindingKey{VulnID: textutil.Prefix(r.canonical(rec), 200), Package: textutil.Prefix(packageOf(rec), 500),
+		Version: textutil.Prefix(rec.InstalledVersion, 200)}
+}
+
 // recordIDs yields a record's id, then its aliases.
 func recordIDs(rec *importer.Record) iter.Seq[string] {
 	return func(yield func(string) bool) {
@@ -818,10 +833,7 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 		}
 	}
 	sort.Strings(aliases)
-	pkg := rec.Package
-	if pkg == "" {
-		pkg = rec.Location
-	}
+	pkg := packageOf(rec)
 	f := store.NewFinding{
 		AssetID: st.asset.ID, VulnID: textutil.Prefix(vuln, 200), Package: textutil.Prefix(pkg, 500), InstalledVersion: textutil.Prefix(rec.InstalledVersion, 200),
 		FixedVersion: textutil.Prefix(rec.FixedVersion, 200), Ecosystem: rec.Ecosystem, PURL: textutil.Prefix(rec.PURL, 1000), Location: textutil.Prefix(rec.Location, 1000),
@@ -993,21 +1005,13 @@ func (r *run) preloadGroups(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		grp := st.asset.Group
-		if grp == "" || r.cfg.Grouping.By == "asset_package_fix" {
-			grp = st.asset.Name
-		}
-		pkg := rec.Package
-		if pkg == "" {
-			pkg = rec.Location
-		}
 		// Findings already stored keep their patch: only new ones need a
 		// group.
-		fk := store.FindingKey{VulnID: textutil.Prefix(r.canonical(rec), 200), Package: textutil.Prefix(pkg, 500), Version: textutil.Prefix(rec.InstalledVersion, 200)}
+		fk := r.key(rec)
 		if _, ok := st.existing[fk]; ok {
 			continue
 		}
-		key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, textutil.Prefix(pkg, 500), textutil.Prefix(rec.FixedVersion, 200))
+		key, _ := r.patchGroup(st, fk.Package, textutil.Prefix(rec.FixedVersion, 200))
 		if _, ok := r.groupPatches[key]; ok || seen[key] {
 			continue
 		}
@@ -1034,14 +1038,7 @@ func (r *run) preloadGroups(ctx context.Context) error {
 // its (asset group, package, fixed version), created as a draft the first
 // time the group is seen, so new findings are inserted already attached.
 func (r *run) groupFor(ctx context.Context, st *assetState, pkg, fix string) (*groupState, error) {
-	grp := st.asset.Group
-	if grp == "" {
-		grp = st.asset.Name
-	}
-	if r.cfg.Grouping.By == "asset_package_fix" {
-		grp = st.asset.Name
-	}
-	key := groupKey(r.cfg.Grouping.By, grp, st.asset.Name, pkg, fix)
+	key, grp := r.patchGroup(st, pkg, fix)
 	if g, ok := r.groups[key]; ok {
 		return g, nil
 	}
@@ -1139,6 +1136,17 @@ func (r *run) group(ctx context.Context, assetIDs []int64) error {
 		r.sum.Patches = append(r.sum.Patches, patchctl.PatchKey(g.patchID))
 	}
 	return nil
+}
+
+// patchGroup returns the group key of a finding of package pkg fixed in fix
+// on the asset of st, and the name of its group: the asset's group, or the
+// asset itself when it has none or grouping is by asset.
+func (r *run) patchGroup(st *assetState, pkg, fix string) (key, grp string) {
+	grp = st.asset.Group
+	if grp == "" || r.cfg.Grouping.By == "asset_package_fix" {
+		grp = st.asset.Name
+	}
+	return groupKey(r.cfg.Grouping.By, grp, st.asset.Name, pkg, fix), grp
 }
 
 func groupKey(by, grp, asset, pkg, fix string) string {

@@ -179,6 +179,38 @@ func trivyReport(asset string, vulns ...[4]string) []byte {
 	return b
 }
 
+// TestGroupingModes checks how each grouping rule turns the same package
+// and fix on three assets (two builds of one service, one of another) into
+// patches, each import finding the patch an earlier one created.
+func TestGroupingModes(t *testing.T) {
+	for by, want := range map[string]int{"asset_group_package_fix": 2, "asset_package_fix": 3, "package_fix": 1} {
+		t.Run(by, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Grouping.By = by
+			pol, ps := policy.New(cfg)
+			if len(ps) > 0 {
+				t.Fatal(ps)
+			}
+			svc := service.New(testdb.Open(t, store.SQLite), pol, fakeclock.New(start).Now, nil)
+			in := intake.New(svc, nil)
+			created := 0
+			for _, img := range []string{"ghcr.io/acme/payments:1.4", "ghcr.io/acme/payments:1.5", "ghcr.io/acme/ledger:2.0"} {
+				s, err := in.Import(context.Background(), erin, bytes.NewReader(trivyReport(img, [4]string{"CVE-2024-0001", "openssl", "3.0.7", "3.0.8"})), intake.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				created += s.PatchesCreated
+				if s.PatchesCreated+s.PatchesUpdated != 1 {
+					t.Errorf("%s: %+v", img, s)
+				}
+			}
+			if created != want {
+				t.Errorf("%d patches created, want %d", created, want)
+			}
+		})
+	}
+}
+
 func TestReimportSemantics(t *testing.T) {
 	each(t, func(t *testing.T, f *fix) {
 		a := [4]string{"CVE-2024-0001", "openssl", "3.0.7", "3.0.8"}
