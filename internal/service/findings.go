@@ -69,23 +69,38 @@ func (s *Service) SyncFindingLinks(ctx context.Context, tx *store.Tx, a patchctl
 // so that callers holding many patches' links can skip the ones that would
 // not move.
 func LinksNeedMerge(links []patchctl.Link, aggs []VulnAggregate) bool {
-	byRef := map[string]*patchctl.Link{}
-	for i := range links {
-		byRef[string(links[i].Type)+"|"+links[i].Ref] = &links[i]
-	}
+	byRef := linkIndex(links)
 	for _, v := range aggs {
 		want := VulnLink(v.VulnID, v.Package, v.Attrs, v.FirstSeen)
-		cur, ok := byRef[string(want.Type)+"|"+want.Ref]
+		i, ok := byRef[linkKey(want)]
 		if !ok {
 			return true
 		}
-		merged := VulnAggregate{Attrs: cur.Attributes, FirstSeen: cur.DetectedAt}
-		merged.Merge(want.Attributes, want.DetectedAt)
-		if !attrsEqual(merged.Attrs, cur.Attributes) || !merged.FirstSeen.Equal(cur.DetectedAt) {
+		if _, _, moved := mergeLink(links[i], want); moved {
 			return true
 		}
 	}
 	return false
+}
+
+// linkKey identifies a trigger link among a patch's links.
+func linkKey(l patchctl.Link) string { return string(l.Type) + "|" + l.Ref }
+
+// linkIndex maps the key of each link to its index.
+func linkIndex(links []patchctl.Link) map[string]int {
+	byRef := make(map[string]int, len(links))
+	for i := range links {
+		byRef[linkKey(links[i])] = i
+	}
+	return byRef
+}
+
+// mergeLink folds want's attributes and detection into cur's, raising and
+// moving earlier, never lowering; moved reports whether either changed.
+func mergeLink(cur, want patchctl.Link) (attrs patchctl.Attributes, detected time.Time, moved bool) {
+	merged := VulnAggregate{Attrs: cur.Attributes, FirstSeen: cur.DetectedAt}
+	merged.Merge(want.Attributes, want.DetectedAt)
+	return merged.Attrs, merged.FirstSeen, !attrsEqual(merged.Attrs, cur.Attributes) || !merged.FirstSeen.Equal(cur.DetectedAt)
 }
 
 // MergeFindingLinks merges vulnerability aggregates into a patch's trigger
@@ -106,20 +121,15 @@ func (s *Service) MergeFindingLinks(ctx context.Context, tx *store.Tx, a patchct
 	if err != nil {
 		return false, err
 	}
-	byRef := map[string]int{}
-	for i := range links {
-		byRef[string(links[i].Type)+"|"+links[i].Ref] = i
-	}
+	byRef := linkIndex(links)
 	now := s.Now()
 	changed := false
 	for _, v := range aggs {
 		want := VulnLink(v.VulnID, v.Package, v.Attrs, v.FirstSeen)
-		if i, ok := byRef[string(want.Type)+"|"+want.Ref]; ok {
+		if i, ok := byRef[linkKey(want)]; ok {
 			cur := &links[i]
-			merged := VulnAggregate{Attrs: cur.Attributes, FirstSeen: cur.DetectedAt}
-			merged.Merge(want.Attributes, want.DetectedAt)
-			if !attrsEqual(merged.Attrs, cur.Attributes) || !merged.FirstSeen.Equal(cur.DetectedAt) {
-				cur.Attributes, cur.DetectedAt = merged.Attrs, store.Micro(merged.FirstSeen)
+			if attrs, detected, moved := mergeLink(*cur, want); moved {
+				cur.Attributes, cur.DetectedAt = attrs, store.Micro(detected)
 				if err := tx.UpdateLink(ctx, cur); err != nil {
 					return false, err
 				}
@@ -137,7 +147,7 @@ func (s *Service) MergeFindingLinks(ctx context.Context, tx *store.Tx, a patchct
 		if err := tx.AddLink(ctx, patchID, &l); err != nil {
 			return false, err
 		}
-		byRef[string(l.Type)+"|"+l.Ref] = len(links)
+		byRef[linkKey(l)] = len(links)
 		links = append(links, l)
 		changed = true
 	}
