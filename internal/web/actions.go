@@ -23,12 +23,9 @@ func statusOf(err error) int { return httpapi.StatusOf(patchctl.ErrorCode(err)) 
 // refused shows the patch page again after a refused form; errors that are
 // not the person's to fix (internal, unavailable) get the error page.
 func (u *UI) refused(w http.ResponseWriter, r *http.Request, s *service.WebSession, name string, f *form, err error, fields map[string]string) {
-	if c := patchctl.ErrorCode(err); c == patchctl.CodeInternal || c == patchctl.CodeUnavailable {
-		u.failed(w, r, err)
-		return
+	if u.formError(w, r, f, err, fields) {
+		u.showPatch(w, r, s, statusOf(err), name, f)
 	}
-	f.fail(err, fields)
-	u.showPatch(w, r, s, statusOf(err), name, f)
 }
 
 // invalid shows the patch page again with the form's own field errors.

@@ -92,12 +92,13 @@ func findingID(r *http.Request) int64 {
 // errors next to their fields, refusals (role, state) as the form's
 // message; errors that are not the person's to fix get the error page.
 func (u *UI) findingRefused(w http.ResponseWriter, r *http.Request, s *service.WebSession, name string, f *form, err error) {
-	if c := patchctl.ErrorCode(err); c == patchctl.CodeInternal || c == patchctl.CodeUnavailable || c == patchctl.CodeNotFound {
+	if patchctl.ErrorCode(err) == patchctl.CodeNotFound {
 		u.failed(w, r, err)
 		return
 	}
-	f.fail(err, map[string]string{"reason": "reason", "expires_at": "accepted_until"})
-	u.showFinding(w, r, s, statusOf(err), name, f)
+	if u.formError(w, r, f, err, map[string]string{"reason": "reason", "expires_at": "accepted_until"}) {
+		u.showFinding(w, r, s, statusOf(err), name, f)
+	}
 }
 
 // acceptRisk accepts a finding's risk until a date (lead or admin; the

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -138,4 +139,17 @@ func (f *form) fail(err error, fields map[string]string) {
 		return
 	}
 	f.Message = e.Message
+}
+
+// formError puts a service error on the form of a page about to be shown
+// again (see fail) and reports true. An error that is not the person's to
+// fix by changing the form (internal, unavailable) gets the error page
+// instead, and formError reports false.
+func (u *UI) formError(w http.ResponseWriter, r *http.Request, f *form, err error, fields map[string]string) bool {
+	if c := patchctl.ErrorCode(err); c == patchctl.CodeInternal || c == patchctl.CodeUnavailable {
+		u.failed(w, r, err)
+		return false
+	}
+	f.fail(err, fields)
+	return true
 }

@@ -118,12 +118,9 @@ func (u *UI) createPatch(w http.ResponseWriter, r *http.Request, s *service.WebS
 	}
 	p, err := u.svc.CreatePatch(r.Context(), s.Actor, in)
 	if err != nil {
-		if c := patchctl.ErrorCode(err); c == patchctl.CodeInternal || c == patchctl.CodeUnavailable {
-			u.failed(w, r, err)
-			return
+		if u.formError(w, r, f, err, createFields) {
+			u.showNewPatch(w, r, s, statusOf(err), f)
 		}
-		f.fail(err, createFields)
-		u.showNewPatch(w, r, s, statusOf(err), f)
 		return
 	}
 	u.done(w, r, "/patches/"+p.Key, "Created "+p.Key+": "+string(p.Priority)+" priority, due "+whenPtr(p.DueAt)+".")

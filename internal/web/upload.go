@@ -189,12 +189,9 @@ func (u *UI) importJob(w http.ResponseWriter, r *http.Request, s *service.WebSes
 // importRefused shows the imports page again with why an import failed:
 // the report does not parse, a field is wrong, the role may not import.
 func (u *UI) importRefused(w http.ResponseWriter, r *http.Request, s *service.WebSession, f *form, err error, id int64) {
-	if c := patchctl.ErrorCode(err); c == patchctl.CodeInternal || c == patchctl.CodeUnavailable {
-		u.failed(w, r, err)
-		return
+	if u.formError(w, r, f, err, map[string]string{"format": "format", "asset": "asset"}) {
+		u.showImports(w, r, s, statusOf(err), f, id)
 	}
-	f.fail(err, map[string]string{"format": "format", "asset": "asset"})
-	u.showImports(w, r, s, statusOf(err), f, id)
 }
 
 // uploadFailed answers an upload that could not be read: too large (413),
