@@ -115,16 +115,7 @@ func splitRepo(repo string) (owner, name string, err error) {
 }
 
 func validRepoPart(s string) bool {
-	if s == "" || len(s) > 100 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
+	return s != "" && len(s) <= 100 && s != "." && s != ".." && nameChars(s)
 }
 
 // validBranch applies git check-ref-format's rules to a branch name.

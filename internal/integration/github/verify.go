@@ -125,12 +125,14 @@ func ParseDelivery(header http.Header) (Delivery, error) {
 	return d, nil
 }
 
-// validDeliveryID accepts GUIDs and the like: 1 to 128 letters, digits, '-',
-// '_' and '.'.
-func validDeliveryID(s string) bool {
-	if len(s) > 128 {
-		return false
-	}
+// validDeliveryID accepts GUIDs and the like: up to 128 letters, digits,
+// '-', '_' and '.' (ParseDelivery refuses the empty id first).
+func validDeliveryID(s string) bool { return len(s) <= 128 && nameChars(s) }
+
+// nameChars reports whether s holds only ASCII letters, digits, '-', '_'
+// and '.': the characters of delivery ids and of repository owners and
+// names.
+func nameChars(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
