@@ -173,21 +173,3 @@ func (x q) BoardColumn(ctx context.Context, f BoardFilter, state patchctl.State,
 	}
 	return x.patches(ctx, fmt.Sprintf(qBoardColumn, cond, order), append(args, string(state), limit)...)
 }
-
-// patches runs a query selecting patchColumns.
-func (x q) patches(ctx context.Context, query string, args ...any) ([]*patchctl.Patch, error) {
-	rows, err := x.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []*patchctl.Patch{}
-	for rows.Next() {
-		p, err := scanPatch(rows)
-		if err != nil {
-			return nil, x.db.wrap(err)
-		}
-		out = append(out, p)
-	}
-	return out, x.db.wrap(rows.Err())
-}

@@ -204,21 +204,8 @@ func (x q) OpenPatchesByVersion(ctx context.Context, versions ...string) ([]*pat
 	args := append([]any{true}, anys(vs)...)
 	args = append(args, string(patchctl.EvidenceMerge))
 	args = append(args, anys(vs)...)
-	rows, err := x.query(ctx, `SELECT `+patchColumns+` FROM patches WHERE is_open = ? AND (version IN (`+ph+`)
+	return x.patches(ctx, `SELECT `+patchColumns+` FROM patches WHERE is_open = ? AND (version IN (`+ph+`)
 		OR id IN (SELECT patch_id FROM evidence WHERE kind = ? AND version IN (`+ph+`))) ORDER BY id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*patchctl.Patch
-	for rows.Next() {
-		p, err := scanPatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, x.db.wrap(rows.Err())
 }
 
 // EvidenceByVersion lists evidence of one kind, environment and version

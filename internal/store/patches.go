@@ -44,6 +44,24 @@ func scanPatch(r rowScanner) (*patchctl.Patch, error) {
 	return &p, nil
 }
 
+// patches runs a query selecting patchColumns.
+func (x q) patches(ctx context.Context, query string, args ...any) ([]*patchctl.Patch, error) {
+	rows, err := x.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*patchctl.Patch{}
+	for rows.Next() {
+		p, err := scanPatch(rows)
+		if err != nil {
+			return nil, x.db.wrap(err)
+		}
+		out = append(out, p)
+	}
+	return out, x.db.wrap(rows.Err())
+}
+
 // Patch reads one patch. In a transaction on PostgreSQL the row is locked
 // until the transaction ends.
 func (x q) Patch(ctx context.Context, id int64) (*patchctl.Patch, error) {
@@ -173,22 +191,9 @@ func (x q) ListPatches(ctx context.Context, f PatchFilter) ([]*patchctl.Patch, b
 	if limit <= 0 || limit > 1000 {
 		limit = 50
 	}
-	query := `SELECT ` + patchColumns + ` FROM patches` + where + order + ` LIMIT ? OFFSET ?`
-	rows, err := x.query(ctx, query, append(args, limit+1, f.Offset)...)
+	out, err := x.patches(ctx, `SELECT `+patchColumns+` FROM patches`+where+order+` LIMIT ? OFFSET ?`, append(args, limit+1, f.Offset)...)
 	if err != nil {
 		return nil, false, err
-	}
-	defer rows.Close()
-	var out []*patchctl.Patch
-	for rows.Next() {
-		p, err := scanPatch(rows)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, x.db.wrap(err)
 	}
 	more := len(out) > limit
 	if more {

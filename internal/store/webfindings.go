@@ -571,25 +571,15 @@ func (x q) RecentImports(ctx context.Context, before int64, limit int) ([]*Impor
 // of ids (an import summary names the patches it created or extended).
 func (x q) PatchesByID(ctx context.Context, ids []int64) ([]*patchctl.Patch, error) {
 	byID := map[int64]*patchctl.Patch{}
-	for rest := ids; len(rest) > 0; {
-		n := min(500, len(rest))
-		rs, err := x.query(ctx, `SELECT `+patchColumns+` FROM patches WHERE id IN (`+placeholders(n)+`)`, anys(rest[:n])...)
-		if err != nil {
-			return nil, err
-		}
-		for rs.Next() {
-			p, err := scanPatch(rs)
-			if err != nil {
-				rs.Close()
-				return nil, err
-			}
+	err := inChunks(ids, func(ph string, args []any) error {
+		ps, err := x.patches(ctx, `SELECT `+patchColumns+` FROM patches WHERE id IN (`+ph+`)`, args...)
+		for _, p := range ps {
 			byID[p.ID] = p
 		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return nil, x.db.wrap(err)
-		}
-		rest = rest[n:]
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*patchctl.Patch, 0, len(byID))
 	for _, id := range ids {
