@@ -97,16 +97,9 @@ func (in *Intake) enrich(ctx context.Context, tx *store.Tx, a patchctl.Actor, id
 	if err != nil {
 		return 0, err
 	}
-	reason := func() string {
-		var rs []string
-		for _, id := range ids {
-			rs = append(rs, why[id])
-		}
-		sort.Strings(rs)
-		if len(rs) > 3 {
-			rs = append(rs[:3], fmt.Sprintf("and %d more", len(rs)-3))
-		}
-		return strings.Join(rs, "; ")
+	var reason string
+	if len(patchIDs) > 0 {
+		reason = reasonOf(ids, why)
 	}
 	seen := map[string]bool{}
 	for _, pid := range patchIDs {
@@ -115,7 +108,7 @@ func (in *Intake) enrich(ctx context.Context, tx *store.Tx, a patchctl.Actor, id
 			return 0, err
 		}
 		old := p.Priority
-		changed, err := in.svc.SyncFindingLinks(ctx, tx, a, pid, reason())
+		changed, err := in.svc.SyncFindingLinks(ctx, tx, a, pid, reason)
 		if err != nil {
 			return 0, err
 		}
@@ -148,6 +141,20 @@ func (in *Intake) enrich(ctx context.Context, tx *store.Tx, a patchctl.Actor, id
 		}
 	}
 	return before, nil
+}
+
+// reasonOf is the reason given to every patch an enrichment re-classifies:
+// the first three of the reasons of ids, sorted, and how many more there are.
+func reasonOf(ids []string, why map[string]string) string {
+	rs := make([]string, 0, len(ids))
+	for _, id := range ids {
+		rs = append(rs, why[id])
+	}
+	sort.Strings(rs)
+	if len(rs) > 3 {
+		rs = append(rs[:3], fmt.Sprintf("and %d more", len(rs)-3))
+	}
+	return strings.Join(rs, "; ")
 }
 
 func countFindings(ctx context.Context, tx *store.Tx, ids []string) (int, error) {
@@ -242,7 +249,7 @@ func (in *Intake) ImportOSVRecord(ctx context.Context, a patchctl.Actor, r io.Re
 	if err != nil {
 		return nil, err
 	}
-	ids := append([]string{norm(rec.ID)}, nil...)
+	ids := []string{norm(rec.ID)}
 	for _, al := range rec.Aliases {
 		ids = append(ids, norm(al))
 	}
