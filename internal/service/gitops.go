@@ -326,12 +326,8 @@ func (au *Automation) RollbackPreview(ctx context.Context, p *patchctl.Patch, en
 	if err != nil {
 		return nil, err
 	}
-	rp := &RollbackPreview{Environment: env, FromVersion: p.Version}
-	prev, err := au.s.previousStable(ctx, au.tx, p, ev, env)
-	switch {
-	case err == nil:
-		rp.ToVersion, rp.Known, rp.Patch = prev.Version, true, prev.PatchKey
-	case patchctl.ErrorCode(err) != patchctl.CodeNotFound:
+	rp, err := au.s.rollbackPreview(ctx, au.tx, p, ev, env)
+	if err != nil && patchctl.ErrorCode(err) != patchctl.CodeNotFound {
 		return nil, err
 	}
 	return rp, nil

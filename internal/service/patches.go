@@ -352,13 +352,8 @@ func (s *Service) Patch(ctx context.Context, a patchctl.Actor, key string) (*Det
 		d.Allowed = append(d.Allowed, AllowedTransition{To: e.To, Action: e.Action})
 	}
 	if lifecycle.Rollbackable(p) {
-		env := rollbackEnv(s.Config(), p, f.Evidence)
-		prev, err := s.previousStable(ctx, r, p, f.Evidence, env)
-		rp := &RollbackPreview{Environment: env, FromVersion: p.Version}
-		if err == nil {
-			rp.ToVersion, rp.Known, rp.Patch = prev.Version, true, prev.PatchKey
-		}
-		d.Rollback = rp
+		// A previous stable version that cannot be read shows as unknown.
+		d.Rollback, _ = s.rollbackPreview(ctx, r, p, f.Evidence, rollbackEnv(f.Config, p, f.Evidence))
 	}
 	return d, nil
 }

@@ -421,6 +421,18 @@ func (s *Service) previousStable(ctx context.Context, r querier, p *patchctl.Pat
 	return r.PreviousStable(ctx, subjectOf(p), env, before, p.ID, p.Version)
 }
 
+// rollbackPreview says what a rollback of p in env would return to. It
+// returns the preview, marked unknown, with previousStable's error.
+func (s *Service) rollbackPreview(ctx context.Context, r querier, p *patchctl.Patch, ev []patchctl.Evidence, env string) (*RollbackPreview, error) {
+	rp := &RollbackPreview{Environment: env, FromVersion: p.Version}
+	prev, err := s.previousStable(ctx, r, p, ev, env)
+	if err != nil {
+		return rp, err
+	}
+	rp.ToVersion, rp.Known, rp.Patch = prev.Version, true, prev.PatchKey
+	return rp, nil
+}
+
 // checkStable validates a stable version to record and settles its time:
 // now when unset or in the future, at the store's precision.
 func (s *Service) checkStable(sv *store.StableVersion, now time.Time) error {
