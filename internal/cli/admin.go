@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -207,10 +207,10 @@ func (e *env) auditCmd() *cobra.Command {
 				w = f
 			}
 			n := 0
-			enc := newLineEncoder(w)
+			enc := json.NewEncoder(w) // one event per line
 			err = api.ExportAudit(e.ctx, after, func(ev patchctl.AuditEvent) error {
 				n++
-				return enc(ev)
+				return enc.Encode(ev)
 			})
 			if err == nil && w != e.stdout {
 				fmt.Fprintf(e.stderr, "exported %d events to %s\n", n, outFile)
@@ -334,5 +334,3 @@ func (e *env) tokenCmd() *cobra.Command {
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
-
-func trimJoin(ss []string) string { return strings.Join(ss, ", ") }

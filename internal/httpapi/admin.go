@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/patchctl/patchctl"
+	"github.com/patchctl/patchctl/internal/config"
 	"github.com/patchctl/patchctl/internal/service"
 	"github.com/patchctl/patchctl/internal/store"
 )
@@ -210,7 +211,7 @@ func (a *API) registerAdmin() {
 		func(ctx context.Context, actor patchctl.Actor, in *createTokenIn) (*newTokenOut, error) {
 			ti := service.TokenInput{Name: in.Body.Name, Role: in.Body.Role}
 			if in.Body.TTL != "" {
-				d, err := parseTTL(in.Body.TTL)
+				d, err := config.ParseDuration(in.Body.TTL)
 				if err != nil {
 					return nil, patchctl.FieldError("ttl", "%v", err)
 				}
