@@ -126,11 +126,17 @@ func permsOf(a patchctl.Actor) perms {
 	}
 }
 
+// signedIn fills in who is signed in: the header shows them, forms carry
+// their session's CSRF token, and actions follow their role.
+func (b *base) signedIn(s *service.WebSession) {
+	actor := s.Actor
+	b.User, b.CSRF, b.Can = &actor, s.CSRF, permsOf(s.Actor)
+}
+
 // pageBase returns the layout data of a signed-in request.
 func (u *UI) pageBase(w http.ResponseWriter, r *http.Request, s *service.WebSession, title, nav string) base {
-	b := base{Title: title, Nav: nav, CSRF: s.CSRF, Now: u.svc.Now(), Can: permsOf(s.Actor), Status: http.StatusOK}
-	actor := s.Actor
-	b.User = &actor
+	b := base{Title: title, Nav: nav, Now: u.svc.Now(), Status: http.StatusOK}
+	b.signedIn(s)
 	if r.Method == http.MethodGet {
 		b.Flash = u.takeFlash(w, r)
 	}
@@ -182,8 +188,7 @@ type errorData struct {
 func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
 	d := errorData{base: base{Title: heading, Now: u.svc.Now(), Status: status}, Heading: heading, Message: message}
 	if s := sessionFrom(r); s != nil {
-		actor := s.Actor
-		d.User, d.CSRF, d.Can = &actor, s.CSRF, permsOf(s.Actor)
+		d.signedIn(s)
 	}
 	u.render(w, r, "error", status, d)
 }
