@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -249,22 +248,6 @@ func (x q) OutboxSince(ctx context.Context, topic string, since time.Time, limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := x.query(ctx, `SELECT id, topic, subject, payload, created_at, attempts, delivered_at, last_error FROM outbox
-		WHERE topic = ? AND created_at >= ? ORDER BY id LIMIT ?`, topic, x.ts(since), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OutboxMessage
-	for rows.Next() {
-		var m OutboxMessage
-		var created, delivered tscan
-		var payload string
-		if err := rows.Scan(&m.ID, &m.Topic, &m.Subject, &payload, &created, &m.Attempts, &delivered, &m.LastError); err != nil {
-			return nil, err
-		}
-		m.Payload, m.CreatedAt, m.DeliveredAt = json.RawMessage(payload), created.t, delivered.ptr()
-		out = append(out, m)
-	}
-	return out, x.db.wrap(rows.Err())
+	return x.outbox(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE topic = ? AND created_at >= ? ORDER BY id LIMIT ?`,
+		topic, x.ts(since), limit)
 }

@@ -615,23 +615,7 @@ func (x q) ImportByID(ctx context.Context, id int64) (*Import, error) {
 
 // Imports lists imports, newest first.
 func (x q) Imports(ctx context.Context, limit int) ([]*Import, error) {
-	if limit <= 0 || limit > 500 {
-		limit = 50
-	}
-	rows, err := x.query(ctx, `SELECT `+importColumns+` FROM imports ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []*Import{}
-	for rows.Next() {
-		im, err := scanImport(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, im)
-	}
-	return out, x.db.wrap(rows.Err())
+	return x.RecentImports(ctx, 0, limit)
 }
 
 // MergeAlias files the findings recorded under alias under canonical. A

@@ -238,7 +238,7 @@ type OutboxFilter struct {
 
 // Outbox lists messages, newest first.
 func (x q) Outbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage, error) {
-	query := `SELECT id, topic, subject, payload, created_at, attempts, delivered_at, last_error FROM outbox WHERE 1 = 1`
+	query := `SELECT ` + outboxColumns + ` FROM outbox WHERE 1 = 1`
 	var args []any
 	if f.Topic != "" {
 		if strings.HasSuffix(f.Topic, "*") {
@@ -260,8 +260,13 @@ func (x q) Outbox(ctx context.Context, f OutboxFilter) ([]OutboxMessage, error) 
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
+	return x.outbox(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+}
+
+const outboxColumns = `id, topic, subject, payload, created_at, attempts, delivered_at, last_error`
+
+// outbox runs a query of outboxColumns.
+func (x q) outbox(ctx context.Context, query string, args ...any) ([]OutboxMessage, error) {
 	rows, err := x.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
