@@ -287,7 +287,7 @@ func (e *env) tokenCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "who or what the token is for")
 	create.Flags().StringVar(&role, "role", "", "viewer, engineer, oncall, lead or admin")
 	create.Flags().StringVar(&ttl, "ttl", "", "lifetime, e.g. 90d (default: no expiry)")
-	_ = create.RegisterFlagCompletionFunc("role", complete("viewer", "engineer", "oncall", "lead", "admin"))
+	_ = create.RegisterFlagCompletionFunc("role", completeAll(patchctl.Roles))
 	var all bool
 	list := &cobra.Command{
 		Use:   "list",

@@ -279,7 +279,7 @@ func (e *env) findingCmd() *cobra.Command {
 	fl.BoolVar(&f.NoFix, "no-fix", false, "only findings without a fixed version")
 	fl.IntVar(&f.Limit, "limit", 50, "page size")
 	fl.IntVar(&f.Offset, "offset", 0, "skip this many")
-	_ = list.RegisterFlagCompletionFunc("severity", complete("critical", "high", "medium", "low", "none", "unknown"))
+	_ = list.RegisterFlagCompletionFunc("severity", completeAll(patchctl.Severities))
 	_ = list.RegisterFlagCompletionFunc("state", complete("open", "closed", "risk_accepted", "false_positive", "not_affected", "fixed"))
 
 	show := &cobra.Command{

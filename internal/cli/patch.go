@@ -43,6 +43,15 @@ func complete(values ...string) func(*cobra.Command, []string, string) ([]string
 	}
 }
 
+// completeAll completes the values of a domain list (patchctl.Kinds, ...).
+func completeAll[T ~string](values []T) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	words := make([]string, len(values))
+	for i, v := range values {
+		words[i] = string(v)
+	}
+	return complete(words...)
+}
+
 func (e *env) patchList() *cobra.Command {
 	var kinds, prios, states []string
 	var owner, q, sort, dueBefore string
@@ -110,8 +119,8 @@ func (e *env) patchList() *cobra.Command {
 	fl.StringVar(&sort, "sort", "due", "due, priority, created, -created, -updated")
 	fl.IntVar(&limit, "limit", 50, "page size (max 500)")
 	fl.IntVar(&offset, "offset", 0, "skip this many")
-	_ = cmd.RegisterFlagCompletionFunc("kind", complete("application", "kubernetes", "infrastructure"))
-	_ = cmd.RegisterFlagCompletionFunc("priority", complete("emergency", "high", "routine"))
+	_ = cmd.RegisterFlagCompletionFunc("kind", completeAll(patchctl.Kinds))
+	_ = cmd.RegisterFlagCompletionFunc("priority", completeAll(patchctl.Priorities))
 	_ = cmd.RegisterFlagCompletionFunc("state", complete(stateNames...))
 	_ = cmd.RegisterFlagCompletionFunc("sort", complete("due", "priority", "created", "-created", "-updated"))
 	return cmd
@@ -392,9 +401,9 @@ func (e *env) patchCreate() *cobra.Command {
 	fl.StringSliceVar(&in.Labels, "label", nil, "labels, e.g. data-breach-risk, user-facing")
 	fl.StringVar(&prio, "priority", "", "pin a priority by hand (default: the policy classifies)")
 	lf.add(cmd)
-	_ = cmd.RegisterFlagCompletionFunc("kind", complete("application", "kubernetes", "infrastructure"))
+	_ = cmd.RegisterFlagCompletionFunc("kind", completeAll(patchctl.Kinds))
 	_ = cmd.RegisterFlagCompletionFunc("upgrade", complete("node", "version"))
-	_ = cmd.RegisterFlagCompletionFunc("priority", complete("emergency", "high", "routine"))
+	_ = cmd.RegisterFlagCompletionFunc("priority", completeAll(patchctl.Priorities))
 	return cmd
 }
 
@@ -697,10 +706,6 @@ func (e *env) patchEvidence() *cobra.Command {
 	fl.StringVar(&ev.Source, "source", "", "where it came from (default manual)")
 	fl.StringSliceVar(&details, "detail", nil, "key=value details (repeatable)")
 	fl.StringVar(&at, "at", "", "when it happened (default now)")
-	kinds := make([]string, len(patchctl.EvidenceKinds))
-	for i, k := range patchctl.EvidenceKinds {
-		kinds[i] = string(k)
-	}
-	_ = cmd.RegisterFlagCompletionFunc("kind", complete(kinds...))
+	_ = cmd.RegisterFlagCompletionFunc("kind", completeAll(patchctl.EvidenceKinds))
 	return cmd
 }
