@@ -17,9 +17,9 @@ type deliveryData struct {
 // delivery shows one recorded webhook delivery: who sent what, when, what
 // it changed or why it changed nothing.
 func (u *UI) delivery(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		u.errorPage(w, r, http.StatusNotFound, "Not found", "There is no delivery "+strconv.Quote(r.PathValue("id"))+".")
+	id := pathID(r)
+	if id == 0 {
+		u.noSuch(w, r, "delivery")
 		return
 	}
 	dl, err := u.svc.Delivery(r.Context(), s.Actor, id)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,9 +44,9 @@ func (u *UI) finding(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 // showFinding renders the finding page; after a refused form, failed names
 // it and f holds what the person typed and what was wrong.
 func (u *UI) showFinding(w http.ResponseWriter, r *http.Request, s *service.WebSession, status int, failed string, f *form) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		u.errorPage(w, r, http.StatusNotFound, "Not found", "There is no finding "+strconv.Quote(r.PathValue("id"))+".")
+	id := pathID(r)
+	if id == 0 {
+		u.noSuch(w, r, "finding")
 		return
 	}
 	d, err := u.svc.Finding(r.Context(), s.Actor, id)
@@ -78,15 +77,6 @@ func (u *UI) showFinding(w http.ResponseWriter, r *http.Request, s *service.WebS
 }
 
 func findingURL(r *http.Request) string { return "/findings/" + r.PathValue("id") }
-
-// findingID is the finding of a form's URL; 0 when it is not a number.
-func findingID(r *http.Request) int64 {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0
-	}
-	return id
-}
 
 // findingRefused shows the finding page again after a refused form: field
 // errors next to their fields, refusals (role, state) as the form's
@@ -119,7 +109,7 @@ func (u *UI) acceptRisk(w http.ResponseWriter, r *http.Request, s *service.WebSe
 		u.showFinding(w, r, s, http.StatusBadRequest, "accept", f)
 		return
 	}
-	fi, err := u.svc.AcceptRisk(r.Context(), s.Actor, findingID(r), service.AcceptanceInput{Reason: strings.TrimSpace(f.Get("reason")), ExpiresAt: &exp})
+	fi, err := u.svc.AcceptRisk(r.Context(), s.Actor, pathID(r), service.AcceptanceInput{Reason: strings.TrimSpace(f.Get("reason")), ExpiresAt: &exp})
 	if err != nil {
 		u.findingRefused(w, r, s, "accept", f, err)
 		return
@@ -134,7 +124,7 @@ func (u *UI) falsePositive(w http.ResponseWriter, r *http.Request, s *service.We
 		u.showFinding(w, r, s, http.StatusBadRequest, "falsepositive", f)
 		return
 	}
-	fi, err := u.svc.MarkFalsePositive(r.Context(), s.Actor, findingID(r), service.AcceptanceInput{Reason: strings.TrimSpace(f.Get("reason"))})
+	fi, err := u.svc.MarkFalsePositive(r.Context(), s.Actor, pathID(r), service.AcceptanceInput{Reason: strings.TrimSpace(f.Get("reason"))})
 	if err != nil {
 		u.findingRefused(w, r, s, "falsepositive", f, err)
 		return
@@ -150,7 +140,7 @@ func (u *UI) reopenFinding(w http.ResponseWriter, r *http.Request, s *service.We
 		u.showFinding(w, r, s, http.StatusBadRequest, "reopen", f)
 		return
 	}
-	fi, err := u.svc.ReopenFinding(r.Context(), s.Actor, findingID(r), strings.TrimSpace(f.Get("reason")))
+	fi, err := u.svc.ReopenFinding(r.Context(), s.Actor, pathID(r), strings.TrimSpace(f.Get("reason")))
 	if err != nil {
 		u.findingRefused(w, r, s, "reopen", f, err)
 		return

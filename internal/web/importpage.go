@@ -54,9 +54,9 @@ type severityCount struct {
 // new, updated, unchanged, closed and reopened, by severity, the patches
 // created or extended, and notes.
 func (u *UI) importPage(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		u.errorPage(w, r, http.StatusNotFound, "Not found", "There is no import "+strconv.Quote(r.PathValue("id"))+".")
+	id := pathID(r)
+	if id == 0 {
+		u.noSuch(w, r, "import")
 		return
 	}
 	im, err := u.svc.Import(r.Context(), s.Actor, id)

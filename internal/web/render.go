@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,6 +192,22 @@ func (u *UI) errorPage(w http.ResponseWriter, r *http.Request, status int, headi
 		d.signedIn(s)
 	}
 	u.render(w, r, "error", status, d)
+}
+
+// pathID is the number in a page's URL (/findings/{id}): 0 when it is not
+// a positive number.
+func pathID(r *http.Request) int64 {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}
+
+// noSuch is the answer to a page's URL whose {id} is not a number: there is
+// no such thing (what: finding, import, delivery).
+func (u *UI) noSuch(w http.ResponseWriter, r *http.Request, what string) {
+	u.errorPage(w, r, http.StatusNotFound, "Not found", "There is no "+what+" "+strconv.Quote(r.PathValue("id"))+".")
 }
 
 // forbidden is the answer to a form without a valid CSRF token or from
