@@ -182,6 +182,18 @@ func codeForStatus(s int) patchctl.Code {
 
 func esc(s string) string { return url.PathEscape(s) }
 
+// setList sets a comma-separated list parameter, unless vals is empty.
+func setList[T ~string](q url.Values, name string, vals []T) {
+	if len(vals) == 0 {
+		return
+	}
+	ss := make([]string, len(vals))
+	for i, v := range vals {
+		ss[i] = string(v)
+	}
+	q.Set(name, strings.Join(ss, ","))
+}
+
 // CreatePatch creates a patch.
 func (c *Client) CreatePatch(ctx context.Context, in service.CreatePatch) (*patchctl.Patch, error) {
 	body := struct {
@@ -213,24 +225,9 @@ func toLinkBody(l patchctl.Link) linkBody {
 // ListPatches lists patches.
 func (c *Client) ListPatches(ctx context.Context, f store.PatchFilter) (*service.ListResult, error) {
 	q := url.Values{}
-	join := func(name string, vals []string) {
-		if len(vals) > 0 {
-			q.Set(name, strings.Join(vals, ","))
-		}
-	}
-	var kinds, prios, states []string
-	for _, k := range f.Kinds {
-		kinds = append(kinds, string(k))
-	}
-	for _, p := range f.Priorities {
-		prios = append(prios, string(p))
-	}
-	for _, s := range f.States {
-		states = append(states, string(s))
-	}
-	join("kind", kinds)
-	join("priority", prios)
-	join("state", states)
+	setList(q, "kind", f.Kinds)
+	setList(q, "priority", f.Priorities)
+	setList(q, "state", f.States)
 	if f.Owner != "" {
 		q.Set("owner", f.Owner)
 	}
@@ -546,19 +543,8 @@ func (c *Client) Imports(ctx context.Context, limit int) ([]*store.Import, error
 // ListFindings lists findings.
 func (c *Client) ListFindings(ctx context.Context, f store.FindingFilter) (*service.FindingList, error) {
 	q := url.Values{}
-	var sev, st []string
-	for _, s := range f.Severities {
-		sev = append(sev, string(s))
-	}
-	for _, s := range f.States {
-		st = append(st, string(s))
-	}
-	if len(sev) > 0 {
-		q.Set("severity", strings.Join(sev, ","))
-	}
-	if len(st) > 0 {
-		q.Set("state", strings.Join(st, ","))
-	}
+	setList(q, "severity", f.Severities)
+	setList(q, "state", f.States)
 	if f.KEV != nil {
 		q.Set("kev", strconv.FormatBool(*f.KEV))
 	}

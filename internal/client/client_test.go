@@ -62,6 +62,26 @@ func TestRequests(t *testing.T) {
 	}
 }
 
+func TestListQueries(t *testing.T) {
+	ctx := context.Background()
+	c, got := fakeServer(t, 200, `{}`)
+	open := true
+	if _, err := c.ListPatches(ctx, store.PatchFilter{Kinds: []patchctl.Kind{patchctl.KindApplication, patchctl.KindKubernetes},
+		Priorities: []patchctl.Priority{patchctl.PriorityHigh}, Open: &open, Limit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListFindings(ctx, store.FindingFilter{Severities: []patchctl.Severity{patchctl.SeverityCritical, patchctl.SeverityHigh},
+		States: []patchctl.FindingState{patchctl.FindingOpen}, PatchID: 4}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"kind=application%2Ckubernetes&limit=5&open=true&priority=high", "patch=PATCH-4&severity=critical%2Chigh&state=open"}
+	for i, s := range *got {
+		if s.Query != want[i] {
+			t.Errorf("%s: query %s, want %s", s.Path, s.Query, want[i])
+		}
+	}
+}
+
 func TestProblems(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
