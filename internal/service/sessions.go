@@ -90,10 +90,7 @@ func (s *Service) SignIn(ctx context.Context, secret, userAgent string) (*NewSes
 		if t.ExpiresAt != nil && t.ExpiresAt.Before(expires) {
 			expires = *t.ExpiresAt
 		}
-		idle := now.Add(SessionIdle)
-		if idle.After(expires) {
-			idle = expires
-		}
+		idle := idleUntil(now, expires)
 		id := randomString(32)
 		row := &store.Session{TokenID: t.ID, CSRF: randomString(32), UserAgent: userAgent,
 			CreatedAt: now, SeenAt: now, IdleUntil: idle, ExpiresAt: expires}
@@ -115,6 +112,15 @@ func (s *Service) SignIn(ctx context.Context, secret, userAgent string) (*NewSes
 
 func tokenLive(t *store.Token, now time.Time) bool {
 	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
+}
+
+// idleUntil is when a session used at now ends if unused: SessionIdle
+// later, but never after it expires.
+func idleUntil(now, expires time.Time) time.Time {
+	if idle := now.Add(SessionIdle); idle.Before(expires) {
+		return idle
+	}
+	return expires
 }
 
 // Session resolves a session cookie to its session. A session whose token
@@ -151,10 +157,7 @@ func (s *Service) Session(ctx context.Context, secret string) (*WebSession, erro
 	ws := &WebSession{ID: row.ID, Actor: patchctl.Actor{Name: t.Name, Role: t.Role, TokenID: t.ID}, CSRF: row.CSRF,
 		CreatedAt: row.CreatedAt, IdleUntil: row.IdleUntil, ExpiresAt: row.ExpiresAt}
 	if now.Sub(row.SeenAt) >= sessionTouchEvery {
-		idle := now.Add(SessionIdle)
-		if idle.After(row.ExpiresAt) {
-			idle = row.ExpiresAt
-		}
+		idle := idleUntil(now, row.ExpiresAt)
 		if err := s.db.TouchSession(ctx, row.ID, now, idle); err != nil {
 			s.log.Warn("session touch failed", "session", row.ID, "err", err)
 		} else {

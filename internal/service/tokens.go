@@ -142,7 +142,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (patchctl.Act
 		return patchctl.Actor{}, err
 	}
 	now := s.Now()
-	if t.RevokedAt != nil || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
+	if !tokenLive(t, now) {
 		return patchctl.Actor{}, patchctl.Errorf(patchctl.CodeUnauthorized, "the token is unknown, revoked or expired")
 	}
 	if last, ok := touched.Load(t.ID); !ok || now.Sub(last.(time.Time)) > time.Minute {
