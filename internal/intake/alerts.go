@@ -72,11 +72,6 @@ func (in *Intake) RecordAlert(ctx context.Context, tx *store.Tx, a patchctl.Acto
 	r := &run{in: in, tx: tx, ctx: ctx, actor: a, cfg: cfg, now: now, importID: im.ID, prog: &Progress{},
 		assets: map[assetKey]*assetState{}, aliasCache: map[string]string{}, vulnCache: map[string]*store.VulnInfo{},
 		sum: &Summary{ImportID: im.ID, BySeverity: map[string]int{}}}
-	kev, err := tx.KEVIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.kev = kev
 	aliases := append([]string{}, al.Aliases...)
 	if al.CVE != "" && al.CVE != vuln {
 		aliases = append(aliases, al.CVE)

@@ -1,7 +1,9 @@
 package intake_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -48,4 +50,30 @@ func BenchmarkImport(b *testing.B) {
 	_ = firstSecs
 	_ = reSecs
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "findings/s")
+}
+
+// BenchmarkImportSmall imports a report of 20 findings, as a CI pipeline
+// does for each build, into a database that holds the CISA KEV catalog;
+// the report is parsed every time (no content-hash short-cut).
+func BenchmarkImportSmall(b *testing.B) {
+	f := newFix(&testing.T{}, testdb.Open(b, store.SQLite))
+	ctx := context.Background()
+	kev, err := os.ReadFile(corpus.Path(b, "kev/known_exploited_vulnerabilities.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.in.ImportKEV(ctx, erin, bytes.NewReader(kev)); err != nil {
+		b.Fatal(err)
+	}
+	var vulns [][4]string
+	for i := range 20 {
+		vulns = append(vulns, [4]string{fmt.Sprintf("CVE-2024-%04d", i), fmt.Sprintf("pkg%d", i), "1.0", "1.1"})
+	}
+	report := trivyReport("ghcr.io/acme/payments:1.4", vulns...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.in.Import(ctx, erin, bytes.NewReader(report), intake.Options{NoShortcut: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -358,11 +358,6 @@ func (in *Intake) Import(ctx context.Context, a patchctl.Actor, r io.Reader, opt
 		if err := run.parseOverride(opts.Asset); err != nil {
 			return err
 		}
-		kev, err := tx.KEVIDs(ctx)
-		if err != nil {
-			return err
-		}
-		run.kev = kev
 		meta, err := parser.Parse(ctx, input, run.emit)
 		if err != nil {
 			return err
@@ -492,9 +487,8 @@ type run struct {
 
 	assets     map[assetKey]*assetState
 	order      []*assetState
-	kev        map[string]bool
-	aliasCache map[string]string // id -> canonical ("" = itself)
-	vulnCache  map[string]*store.VulnInfo
+	aliasCache map[string]string          // id -> canonical ("" = itself)
+	vulnCache  map[string]*store.VulnInfo // KEV and EPSS of canonical ids (nil: none stored)
 	newAliases map[string]string
 
 	ctx     context.Context
@@ -837,7 +831,7 @@ func (r *run) apply(ctx context.Context, rec *importer.Record) error {
 	f := store.NewFinding{
 		AssetID: st.asset.ID, VulnID: textutil.Prefix(vuln, 200), Package: textutil.Prefix(pkg, 500), InstalledVersion: textutil.Prefix(rec.InstalledVersion, 200),
 		FixedVersion: textutil.Prefix(rec.FixedVersion, 200), Ecosystem: rec.Ecosystem, PURL: textutil.Prefix(rec.PURL, 1000), Location: textutil.Prefix(rec.Location, 1000),
-		Severity: sev, CVSS: rec.CVSS, CVSSVector: rec.CVSSVector, EPSS: rec.EPSS, KEV: rec.KEV || r.kev[vuln],
+		Severity: sev, CVSS: rec.CVSS, CVSSVector: rec.CVSSVector, EPSS: rec.EPSS, KEV: rec.KEV,
 		Title: textutil.Prefix(rec.Title, 300), URL: textutil.Prefix(rec.URL, 1000), Aliases: jsonList(aliases), State: patchctl.FindingOpen,
 	}
 	if v := r.vulnCache[vuln]; v != nil {

@@ -368,6 +368,32 @@ func TestAliasSpellingsMerge(t *testing.T) {
 	})
 }
 
+// TestImportAfterKEV checks that findings of a vulnerability already on
+// KEV are marked so, also when the report names it by another id whose
+// alias an earlier record of the same report taught.
+func TestImportAfterKEV(t *testing.T) {
+	each(t, func(t *testing.T, f *fix) {
+		if _, err := f.in.ImportKEV(f.ctx, erin, bytes.NewReader(read(t, "testdata/kev-small.json"))); err != nil {
+			t.Fatal(err)
+		}
+		osv := `{"results":[{"source":{"path":"/src/go.mod","type":"lockfile"},"packages":[
+			{"package":{"name":"xz","version":"5.6.0","ecosystem":"Go"},"vulnerabilities":[{"id":"GHSA-rxwq-x6h5-x525","aliases":["CVE-2024-3094"]}]},
+			{"package":{"name":"liblzma","version":"5.6.0","ecosystem":"Go"},"vulnerabilities":[{"id":"GHSA-rxwq-x6h5-x525"}]},
+			{"package":{"name":"zlib","version":"1.2.11","ecosystem":"Go"},"vulnerabilities":[{"id":"CVE-2022-37434"}]}]}]}`
+		if s := f.mustImport([]byte(osv), intake.Options{Asset: "repository:github.com/acme/payments"}); s.FindingsNew != 3 {
+			t.Fatalf("import: %+v", s)
+		}
+		fl, _ := f.svc.ListFindings(f.ctx, vera, store.FindingFilter{Limit: 10})
+		kev := map[string]bool{}
+		for _, fi := range fl.Findings {
+			kev[fi.VulnID+" "+fi.Package] = fi.KEV
+		}
+		if want := map[string]bool{"CVE-2024-3094 xz": true, "CVE-2024-3094 liblzma": true, "CVE-2022-37434 zlib": false}; !cmp.Equal(kev, want) {
+			t.Errorf("KEV by finding: %v, want %v", kev, want)
+		}
+	})
+}
+
 func TestKEVEscalatesPatch(t *testing.T) {
 	each(t, func(t *testing.T, f *fix) {
 		s := f.mustImport(read(t, corpus.Path(t, "trivy/alpine-310.json.golden")), intake.Options{})
