@@ -48,22 +48,30 @@ func (tx *Tx) DeleteLink(ctx context.Context, patchID, linkID int64) (*patchctl.
 	return nil, patchctl.NotFound("link", patchctl.PatchKey(patchID)+"/"+strconv.FormatInt(linkID, 10))
 }
 
+const linkColumns = `id, type, ref, aliases, attributes, detected_at, added_by, added_at`
+
+// scanLink scans linkColumns, then the columns after them into extra.
+func scanLink(r rowScanner, extra ...any) (patchctl.Link, error) {
+	var l patchctl.Link
+	var det, added tscan
+	err := r.Scan(append([]any{&l.ID, &l.Type, &l.Ref, jsonText{&l.Aliases}, jsonText{&l.Attributes}, &det, &l.AddedBy, &added}, extra...)...)
+	l.DetectedAt, l.AddedAt = det.t, added.t
+	return l, err
+}
+
 // Links lists a patch's trigger links in the order they were added.
 func (x q) Links(ctx context.Context, patchID int64) ([]patchctl.Link, error) {
-	rows, err := x.query(ctx, `SELECT id, type, ref, aliases, attributes, detected_at, added_by, added_at
-		FROM patch_links WHERE patch_id = ? ORDER BY id`, patchID)
+	rows, err := x.query(ctx, `SELECT `+linkColumns+` FROM patch_links WHERE patch_id = ? ORDER BY id`, patchID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []patchctl.Link
 	for rows.Next() {
-		var l patchctl.Link
-		var det, added tscan
-		if err := rows.Scan(&l.ID, &l.Type, &l.Ref, jsonText{&l.Aliases}, jsonText{&l.Attributes}, &det, &l.AddedBy, &added); err != nil {
+		l, err := scanLink(rows)
+		if err != nil {
 			return nil, err
 		}
-		l.DetectedAt, l.AddedAt = det.t, added.t
 		out = append(out, l)
 	}
 	return out, x.db.wrap(rows.Err())
@@ -94,20 +102,17 @@ func (x q) Revisions(ctx context.Context, patchIDs []int64) (map[int64]int64, er
 func (x q) LinksOf(ctx context.Context, patchIDs []int64) (map[int64][]patchctl.Link, error) {
 	out := map[int64][]patchctl.Link{}
 	err := inChunks(patchIDs, func(ph string, args []any) error {
-		rows, err := x.query(ctx, `SELECT patch_id, id, type, ref, aliases, attributes, detected_at, added_by, added_at
-			FROM patch_links WHERE patch_id IN (`+ph+`) ORDER BY id`, args...)
+		rows, err := x.query(ctx, `SELECT `+linkColumns+`, patch_id FROM patch_links WHERE patch_id IN (`+ph+`) ORDER BY id`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var pid int64
-			var l patchctl.Link
-			var det, added tscan
-			if err := rows.Scan(&pid, &l.ID, &l.Type, &l.Ref, jsonText{&l.Aliases}, jsonText{&l.Attributes}, &det, &l.AddedBy, &added); err != nil {
+			l, err := scanLink(rows, &pid)
+			if err != nil {
 				return err
 			}
-			l.DetectedAt, l.AddedAt = det.t, added.t
 			out[pid] = append(out[pid], l)
 		}
 		return x.db.wrap(rows.Err())
@@ -216,22 +221,31 @@ func (tx *Tx) AddOverride(ctx context.Context, patchID int64, o *patchctl.Overri
 	return tx.db.wrap(err)
 }
 
+const overrideColumns = `id, from_state, to_state, action, gates, justification, actor, role, at`
+
+// scanOverride scans overrideColumns, then the columns after them into
+// extra.
+func scanOverride(r rowScanner, extra ...any) (patchctl.Override, error) {
+	var o patchctl.Override
+	var at tscan
+	err := r.Scan(append([]any{&o.ID, &o.From, &o.To, &o.Action, jsonText{&o.Gates}, &o.Justification, &o.Actor, &o.Role, &at}, extra...)...)
+	o.At = at.t
+	return o, err
+}
+
 // Overrides lists a patch's overrides, oldest first.
 func (x q) Overrides(ctx context.Context, patchID int64) ([]patchctl.Override, error) {
-	rows, err := x.query(ctx, `SELECT id, from_state, to_state, action, gates, justification, actor, role, at
-		FROM overrides WHERE patch_id = ? ORDER BY id`, patchID)
+	rows, err := x.query(ctx, `SELECT `+overrideColumns+` FROM overrides WHERE patch_id = ? ORDER BY id`, patchID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []patchctl.Override
 	for rows.Next() {
-		var o patchctl.Override
-		var at tscan
-		if err := rows.Scan(&o.ID, &o.From, &o.To, &o.Action, jsonText{&o.Gates}, &o.Justification, &o.Actor, &o.Role, &at); err != nil {
+		o, err := scanOverride(rows)
+		if err != nil {
 			return nil, err
 		}
-		o.At = at.t
 		out = append(out, o)
 	}
 	return out, x.db.wrap(rows.Err())
@@ -242,21 +256,19 @@ func (x q) AllOverrides(ctx context.Context, limit, offset int) ([]patchctl.Over
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := x.query(ctx, `SELECT id, patch_id, from_state, to_state, action, gates, justification, actor, role, at
-		FROM overrides ORDER BY id DESC LIMIT ? OFFSET ?`, limit, offset)
+	rows, err := x.query(ctx, `SELECT `+overrideColumns+`, patch_id FROM overrides ORDER BY id DESC LIMIT ? OFFSET ?`, limit, offset)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []patchctl.Override{}
 	for rows.Next() {
-		var o patchctl.Override
 		var pid int64
-		var at tscan
-		if err := rows.Scan(&o.ID, &pid, &o.From, &o.To, &o.Action, jsonText{&o.Gates}, &o.Justification, &o.Actor, &o.Role, &at); err != nil {
+		o, err := scanOverride(rows, &pid)
+		if err != nil {
 			return nil, err
 		}
-		o.PatchKey, o.At = patchctl.PatchKey(pid), at.t
+		o.PatchKey = patchctl.PatchKey(pid)
 		out = append(out, o)
 	}
 	return out, x.db.wrap(rows.Err())
@@ -360,27 +372,35 @@ func (tx *Tx) RecordStable(ctx context.Context, s *StableVersion, patchID int64)
 	return tx.db.wrap(err)
 }
 
+const stableColumns = `id, subject, environment, version, patch_id, source, actor, recorded_at`
+
+func scanStable(r rowScanner) (StableVersion, error) {
+	var s StableVersion
+	var pid sql.NullInt64
+	var at tscan
+	if err := r.Scan(&s.ID, &s.Subject, &s.Environment, &s.Version, &pid, &s.Source, &s.Actor, &at); err != nil {
+		return s, err
+	}
+	if pid.Valid {
+		s.PatchKey = patchctl.PatchKey(pid.Int64)
+	}
+	s.RecordedAt = at.t
+	return s, nil
+}
+
 // PreviousStable returns the latest stable version of subject in env recorded
 // before `before`, ignoring versions recorded for excludePatch and the
 // version excludeVersion (the one being rolled back).
 func (x q) PreviousStable(ctx context.Context, subject, env string, before time.Time, excludePatch int64, excludeVersion string) (*StableVersion, error) {
-	var s StableVersion
-	var pid sql.NullInt64
-	var at tscan
-	err := x.row(ctx, `SELECT id, subject, environment, version, patch_id, source, actor, recorded_at FROM stable_versions
+	s, err := scanStable(x.row(ctx, `SELECT `+stableColumns+` FROM stable_versions
 		WHERE subject = ? AND environment = ? AND recorded_at < ? AND (patch_id IS NULL OR patch_id <> ?) AND version <> ?
-		ORDER BY recorded_at DESC, id DESC LIMIT 1`, subject, env, x.ts(before), excludePatch, excludeVersion).
-		Scan(&s.ID, &s.Subject, &s.Environment, &s.Version, &pid, &s.Source, &s.Actor, &at)
+		ORDER BY recorded_at DESC, id DESC LIMIT 1`, subject, env, x.ts(before), excludePatch, excludeVersion))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, patchctl.NotFound("stable version", subject+"/"+env)
 	}
 	if err != nil {
 		return nil, x.db.wrap(err)
 	}
-	if pid.Valid {
-		s.PatchKey = patchctl.PatchKey(pid.Int64)
-	}
-	s.RecordedAt = at.t
 	return &s, nil
 }
 
@@ -389,24 +409,18 @@ func (x q) StableVersions(ctx context.Context, subject string, limit int) ([]Sta
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := x.query(ctx, `SELECT id, subject, environment, version, patch_id, source, actor, recorded_at FROM stable_versions
-		WHERE subject = ? ORDER BY recorded_at DESC, id DESC LIMIT ?`, subject, limit)
+	rows, err := x.query(ctx, `SELECT `+stableColumns+` FROM stable_versions WHERE subject = ? ORDER BY recorded_at DESC, id DESC LIMIT ?`,
+		subject, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []StableVersion
 	for rows.Next() {
-		var s StableVersion
-		var pid sql.NullInt64
-		var at tscan
-		if err := rows.Scan(&s.ID, &s.Subject, &s.Environment, &s.Version, &pid, &s.Source, &s.Actor, &at); err != nil {
+		s, err := scanStable(rows)
+		if err != nil {
 			return nil, err
 		}
-		if pid.Valid {
-			s.PatchKey = patchctl.PatchKey(pid.Int64)
-		}
-		s.RecordedAt = at.t
 		out = append(out, s)
 	}
 	return out, x.db.wrap(rows.Err())
