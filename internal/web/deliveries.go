@@ -78,13 +78,7 @@ func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s *service.WebSe
 	} else {
 		status = http.StatusBadRequest
 	}
-	if isHTMX(r) && r.Header.Get("HX-Target") == "results" {
-		d.base = base{Now: u.svc.Now()}
-		u.renderTemplate(w, r, "deliveries", "results", status, d)
-		return
-	}
-	d.base = u.pageBase(w, r, s, "Webhook deliveries", "deliveries")
-	u.render(w, r, "deliveries", status, d)
+	u.renderList(w, r, s, "deliveries", "Webhook deliveries", status, &d)
 }
 
 // deliveriesURL is the list with the same filters, before the delivery

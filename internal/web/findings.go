@@ -71,13 +71,7 @@ func (u *UI) findings(w http.ResponseWriter, r *http.Request, s *service.WebSess
 	} else {
 		status = http.StatusBadRequest
 	}
-	if isHTMX(r) && r.Header.Get("HX-Target") == "results" {
-		d.base = base{Now: u.svc.Now()}
-		u.renderTemplate(w, r, "findings", "results", status, d)
-		return
-	}
-	d.base = u.pageBase(w, r, s, "Findings", "findings")
-	u.render(w, r, "findings", status, d)
+	u.renderList(w, r, s, "findings", "Findings", status, &d)
 }
 
 // findingFilter reads the filter form, recording an error next to each

@@ -115,13 +115,7 @@ func (u *UI) patches(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 	} else {
 		status = http.StatusBadRequest
 	}
-	if isHTMX(r) && r.Header.Get("HX-Target") == "results" {
-		d.base = base{Now: u.svc.Now()}
-		u.renderTemplate(w, r, "patches", "results", status, d)
-		return
-	}
-	d.base = u.pageBase(w, r, s, "Patches", "patches")
-	u.render(w, r, "patches", status, d)
+	u.renderList(w, r, s, "patches", "Patches", status, &d)
 }
 
 // pageURL is the list with the same filters at another offset.

@@ -178,6 +178,22 @@ func (u *UI) renderTemplate(w http.ResponseWriter, r *http.Request, page, name s
 	_, _ = buf.WriteTo(w)
 }
 
+// setBase sets the layout data of a page's data, which embeds base.
+func (b *base) setBase(v base) { *b = v }
+
+// renderList renders a filtered list page (patches, findings, deliveries;
+// its Nav is the page's name): the whole page, or only its results when
+// htmx replaces them as the filters change.
+func (u *UI) renderList(w http.ResponseWriter, r *http.Request, s *service.WebSession, page, title string, status int, d interface{ setBase(base) }) {
+	if isHTMX(r) && r.Header.Get("HX-Target") == "results" {
+		d.setBase(base{Now: u.svc.Now()})
+		u.renderTemplate(w, r, page, "results", status, d)
+		return
+	}
+	d.setBase(u.pageBase(w, r, s, title, page))
+	u.render(w, r, page, status, d)
+}
+
 // errorData is the error page.
 type errorData struct {
 	base
