@@ -347,11 +347,7 @@ func (au *Automation) RecordStable(ctx context.Context, sv store.StableVersion, 
 			return &k, false, nil
 		}
 	}
-	sv.Actor = au.actor.Name
-	if err := au.tx.RecordStable(ctx, &sv, 0); err != nil {
-		return nil, false, err
-	}
-	if err := au.s.audit(ctx, au.tx, au.actor, "release.record", "release:"+sv.Subject+"/"+sv.Environment, now, sv); err != nil {
+	if err := au.s.recordStable(ctx, au.tx, au.actor, &sv, now); err != nil {
 		return nil, false, err
 	}
 	return &sv, true, nil

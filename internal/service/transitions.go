@@ -463,20 +463,23 @@ func (s *Service) RecordStable(ctx context.Context, a patchctl.Actor, sv store.S
 	if err := s.checkStable(&sv, now); err != nil {
 		return nil, err
 	}
-	sv.Actor = a.Name
 	if sv.Source == "" {
 		sv.Source = "manual"
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.RecordStable(ctx, &sv, 0); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, a, "release.record", "release:"+sv.Subject+"/"+sv.Environment, now, sv)
-	})
-	if err != nil {
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.recordStable(ctx, tx, a, &sv, now) }); err != nil {
 		return nil, err
 	}
 	return &sv, nil
+}
+
+// recordStable records a checked stable version as the actor's, with its
+// audit event, in tx.
+func (s *Service) recordStable(ctx context.Context, tx *store.Tx, a patchctl.Actor, sv *store.StableVersion, now time.Time) error {
+	sv.Actor = a.Name
+	if err := tx.RecordStable(ctx, sv, 0); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, a, "release.record", "release:"+sv.Subject+"/"+sv.Environment, now, *sv)
 }
 
 // StableVersions lists the known stable versions of a subject.
