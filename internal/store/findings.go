@@ -107,12 +107,28 @@ type NewFinding struct {
 	PatchID int64
 }
 
-const findingInsertCols = 25
+// findingInsertColumns are the columns a new finding is inserted with, in
+// the order of appendFinding's values.
+var findingInsertColumns = [...]string{"asset_id", "vuln_id", "package", "installed_version", "fixed_version", "ecosystem", "purl",
+	"location", "severity", "severity_rank", "cvss", "cvss_vector", "epss", "kev", "title", "url", "aliases", "state", "vex_state",
+	"justification", "first_seen_at", "last_seen_at", "first_import_id", "content_hash", "patch_id"}
 
-// InsertFindings inserts findings first seen by import importID at now, in
-// multi-row statements of up to 500 rows.
+const findingInsertCols = len(findingInsertColumns)
+
+// appendFinding appends the values of f for findingInsertColumns; at is
+// the encoded time of the import.
+func appendFinding(args []any, f *NewFinding, at any, importID int64) []any {
+	return append(args, f.AssetID, f.VulnID, f.Package, f.InstalledVersion, f.FixedVersion, f.Ecosystem, f.PURL, f.Location,
+		string(f.Severity), int64(f.Severity.Rank()), f.CVSS, f.CVSSVector, f.EPSS, f.KEV, f.Title, f.URL, f.Aliases, string(f.State),
+		f.VEXState, f.Justification, at, at, importID, f.Hash, nullID(f.PatchID))
+}
+
+// findingBatch is the rows of one multi-row INSERT of findings.
 const findingBatch = 500
 
+// InsertFindings inserts findings first seen by import importID at now, in
+// multi-row statements of up to 500 rows (with COPY on PostgreSQL from
+// copyThreshold findings).
 func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int64, now time.Time) error {
 	if tx.conn != nil && len(fs) >= copyThreshold {
 		return tx.copyFindings(ctx, fs, importID, now)
@@ -125,10 +141,7 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int6
 		n := min(batch, len(fs))
 		args = args[:0]
 		for i := range n {
-			f := &fs[i]
-			args = append(args, f.AssetID, f.VulnID, f.Package, f.InstalledVersion, f.FixedVersion, f.Ecosystem, f.PURL,
-				f.Location, string(f.Severity), f.Severity.Rank(), f.CVSS, f.CVSSVector, f.EPSS, f.KEV, f.Title, f.URL,
-				f.Aliases, string(f.State), f.VEXState, f.Justification, at, at, importID, f.Hash, nullID(f.PatchID))
+			args = appendFinding(args, &fs[i], at, importID)
 		}
 		var err error
 		if n == batch {
@@ -156,35 +169,28 @@ func (tx *Tx) InsertFindings(ctx context.Context, fs []NewFinding, importID int6
 // on PostgreSQL.
 const copyThreshold = 64
 
-var findingCopyColumns = []string{"asset_id", "vuln_id", "package", "installed_version", "fixed_version", "ecosystem", "purl",
-	"location", "severity", "severity_rank", "cvss", "cvss_vector", "epss", "kev", "title", "url", "aliases", "state", "vex_state",
-	"justification", "first_seen_at", "last_seen_at", "first_import_id", "content_hash", "patch_id"}
-
 // copyFindings loads findings with COPY on the transaction's connection.
+// COPY encodes each row as it is read, so one row's buffer serves them all.
 func (tx *Tx) copyFindings(ctx context.Context, fs []NewFinding, importID int64, now time.Time) error {
-	at := now.UTC().Truncate(time.Microsecond)
-	rows := make([][]any, len(fs))
-	for i := range fs {
-		f := &fs[i]
-		rows[i] = []any{f.AssetID, f.VulnID, f.Package, f.InstalledVersion, f.FixedVersion, f.Ecosystem, f.PURL, f.Location,
-			string(f.Severity), int64(f.Severity.Rank()), f.CVSS, f.CVSSVector, f.EPSS, f.KEV, f.Title, f.URL, f.Aliases, string(f.State),
-			f.VEXState, f.Justification, at, at, importID, f.Hash, nullID(f.PatchID)}
-	}
+	at := tx.ts(now)
+	row := make([]any, 0, findingInsertCols)
+	src := pgx.CopyFromSlice(len(fs), func(i int) ([]any, error) {
+		row = appendFinding(row[:0], &fs[i], at, importID)
+		return row, nil
+	})
 	return tx.db.wrap(tx.conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("COPY needs a pgx connection, got %T", dc)
 		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"findings"}, findingCopyColumns, pgx.CopyFromRows(rows))
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"findings"}, findingInsertColumns[:], src)
 		return err
 	}))
 }
 
 func insertFindings(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO findings (asset_id, vuln_id, package, installed_version, fixed_version, ecosystem, purl, location,
-		severity, severity_rank, cvss, cvss_vector, epss, kev, title, url, aliases, state, vex_state, justification,
-		first_seen_at, last_seen_at, first_import_id, content_hash, patch_id) VALUES `)
+	b.WriteString(`INSERT INTO findings (` + strings.Join(findingInsertColumns[:], ", ") + `) VALUES `)
 	row := "(" + placeholders(findingInsertCols) + ")"
 	for i := range n {
 		if i > 0 {
