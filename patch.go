@@ -179,7 +179,7 @@ type Patch struct {
 
 // Overdue reports whether the patch is open and past its due time at now.
 func (p *Patch) Overdue(now time.Time) bool {
-	return p.DueAt != nil && !p.State.Terminal() && p.State != StateDone && now.After(*p.DueAt)
+	return p.DueAt != nil && !p.State.Terminal() && now.After(*p.DueAt)
 }
 
 // TimeRange is a half-open interval [Start, End).

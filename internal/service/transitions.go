@@ -249,7 +249,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, a patchctl.Actor, p *
 	if err := s.audit(ctx, tx, a, "patch.transition", p.Key, now, data); err != nil {
 		return err
 	}
-	if p.State.Terminal() || p.State == patchctl.StateDone {
+	if p.State.Terminal() {
 		return tx.CancelTimers(ctx, p.Key, "sla.")
 	}
 	return nil
