@@ -595,12 +595,13 @@ func (db *DB) FailStaleImports(ctx context.Context, at time.Time) (int64, error)
 	return res.RowsAffected()
 }
 
-func scanImport(r rowScanner) (*Import, error) {
+// scanImport scans importColumns, then the columns after them into extra.
+func scanImport(r rowScanner, extra ...any) (*Import, error) {
 	var im Import
 	var started, finished tscan
 	var summary string
-	if err := r.Scan(&im.ID, &im.Format, &im.Source, &im.Actor, &im.Status, &started, &finished, &im.BytesTotal, &im.BytesRead,
-		&im.Records, &summary, &im.Error, &im.ContentHash, &im.AssetOverride); err != nil {
+	if err := r.Scan(append([]any{&im.ID, &im.Format, &im.Source, &im.Actor, &im.Status, &started, &finished, &im.BytesTotal, &im.BytesRead,
+		&im.Records, &summary, &im.Error, &im.ContentHash, &im.AssetOverride}, extra...)...); err != nil {
 		return nil, err
 	}
 	im.StartedAt, im.FinishedAt, im.Summary = started.t, finished.ptr(), json.RawMessage(summary)
@@ -655,16 +656,13 @@ func (tx *Tx) IdenticalImport(ctx context.Context, contentHash, override string)
 	if contentHash == "" {
 		return nil, nil, nil
 	}
-	im, err := scanImport(tx.row(ctx, `SELECT `+importColumns+` FROM imports WHERE content_hash = ? AND asset_override = ? AND status = 'done'
-		ORDER BY id DESC LIMIT 1`, contentHash, override))
+	var assetIDs []int64
+	im, err := scanImport(tx.row(ctx, `SELECT `+importColumns+`, asset_ids FROM imports WHERE content_hash = ? AND asset_override = ?
+		AND status = 'done' ORDER BY id DESC LIMIT 1`, contentHash, override), jsonText{&assetIDs})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, tx.db.wrap(err)
-	}
-	var assetIDs []int64
-	if err := tx.row(ctx, `SELECT asset_ids FROM imports WHERE id = ?`, im.ID).Scan(jsonText{&assetIDs}); err != nil {
 		return nil, nil, tx.db.wrap(err)
 	}
 	if len(assetIDs) == 0 {
