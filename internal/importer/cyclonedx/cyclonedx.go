@@ -43,6 +43,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -293,7 +294,7 @@ func (p *parser) records(v *cdx.Vulnerability) error {
 	var aliases []string
 	if v.References != nil {
 		for _, r := range *v.References {
-			if r.ID != "" && r.ID != v.ID && !contains(aliases, r.ID) {
+			if r.ID != "" && r.ID != v.ID && !slices.Contains(aliases, r.ID) {
 				aliases = append(aliases, r.ID)
 			}
 		}
@@ -464,13 +465,4 @@ func rate(v *cdx.Vulnerability) (raw string, sev patchctl.Severity, score float6
 		sev = patchctl.SeverityFromCVSS(score)
 	}
 	return raw, sev, score, vector
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

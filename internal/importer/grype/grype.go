@@ -31,6 +31,7 @@ package grype
 import (
 	"context"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -582,7 +583,7 @@ func (p *parser) match() (*importer.Record, error) {
 				rec.EPSS = e.EPSS.Value
 			}
 		}
-		if r.ID != "" && r.ID != v.ID && !contains(rec.Aliases, r.ID) {
+		if r.ID != "" && r.ID != v.ID && !slices.Contains(rec.Aliases, r.ID) {
 			rec.Aliases = append(rec.Aliases, r.ID)
 		}
 	}
@@ -633,13 +634,4 @@ func (b *scores) pick() (float64, string) {
 		return b.v2, b.v2Vec
 	}
 	return 0, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
