@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"slices"
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/store"
@@ -31,7 +32,7 @@ func (s *Service) FindingsPage(ctx context.Context, a patchctl.Actor, f store.Fi
 		}
 	}
 	for _, st := range f.States {
-		if !validFindingState(st) {
+		if !slices.Contains(store.FindingStates, st) {
 			return nil, patchctl.FieldError("state", "%q is not a finding state", st)
 		}
 	}
@@ -39,15 +40,6 @@ func (s *Service) FindingsPage(ctx context.Context, a patchctl.Actor, f store.Fi
 		return nil, patchctl.FieldError("epss_min", "an EPSS score is between 0 and 1")
 	}
 	return s.db.Read().FindingsPage(ctx, f, cur)
-}
-
-func validFindingState(st patchctl.FindingState) bool {
-	for _, s := range store.FindingStates {
-		if s == st {
-			return true
-		}
-	}
-	return false
 }
 
 // FindingCounts returns the number of findings of every state, severity,
