@@ -222,12 +222,8 @@ func (x q) EvidenceByVersion(ctx context.Context, kind patchctl.EvidenceKind, en
 // ScheduleTimer it never moves or revives an existing timer: work keyed by
 // its subject (one rollback per outbox message) runs once.
 func (tx *Tx) ScheduleTimerOnce(ctx context.Context, kind, subject string, due time.Time, payload any, now time.Time) (bool, error) {
-	p := "{}"
-	if payload != nil {
-		p = jsonArg(payload).(string)
-	}
 	res, err := tx.exec(ctx, `INSERT INTO timers (kind, subject, due_at, payload, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)
-		ON CONFLICT (kind, subject) DO NOTHING`, kind, subject, tx.ts(due), p, tx.ts(now))
+		ON CONFLICT (kind, subject) DO NOTHING`, kind, subject, tx.ts(due), timerPayload(payload), tx.ts(now))
 	if err != nil {
 		return false, err
 	}

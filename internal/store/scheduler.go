@@ -37,15 +37,19 @@ const (
 // time and payload; a timer is unique per kind and subject, so rescheduling
 // an SLA reminder replaces the old one.
 func (tx *Tx) ScheduleTimer(ctx context.Context, kind, subject string, due time.Time, payload any, now time.Time) error {
-	p := "{}"
-	if payload != nil {
-		p = jsonArg(payload).(string)
-	}
 	_, err := tx.exec(ctx, `INSERT INTO timers (kind, subject, due_at, payload, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)
 		ON CONFLICT (kind, subject) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, state = 'pending',
 		claimed_by = '', lease_until = NULL, attempts = 0, last_error = '', done_at = NULL`,
-		kind, subject, tx.ts(due), p, tx.ts(now))
+		kind, subject, tx.ts(due), timerPayload(payload), tx.ts(now))
 	return err
+}
+
+// timerPayload encodes a timer's payload; no payload is {}.
+func timerPayload(payload any) any {
+	if payload == nil {
+		return "{}"
+	}
+	return jsonArg(payload)
 }
 
 // CancelTimer removes the timer (kind, subject) if it exists.
