@@ -39,6 +39,7 @@ import (
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/imageref"
 	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 )
 
@@ -487,12 +488,7 @@ func (p *parser) asset() importer.AssetRef {
 		if a.Name == "" {
 			a.Name = t.ImageID
 		}
-		for _, d := range t.RepoDigests {
-			if _, digest, ok := strings.Cut(d, "@"); ok && digest != "" {
-				a.Digest = digest
-				break
-			}
-		}
+		a.Digest = imageref.Digest(t.RepoDigests)
 		if a.Digest == "" {
 			a.Digest = t.Manifest
 		}

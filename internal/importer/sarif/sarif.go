@@ -51,6 +51,7 @@ import (
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/imageref"
 	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 )
 
@@ -455,15 +456,10 @@ func (p *parser) addAsset(a importer.AssetRef) {
 func runAsset(props *runProperties, repo string) (importer.AssetRef, bool) {
 	if props != nil && (props.ImageName != "" || len(props.RepoTags) > 0) {
 		a := importer.AssetRef{Kind: patchctl.AssetImage, Name: string(props.ImageName)}
-		if (a.Name == "" || isLocalPath(a.Name)) && len(props.RepoTags) > 0 {
+		if (a.Name == "" || imageref.IsArchivePath(a.Name)) && len(props.RepoTags) > 0 {
 			a.Name = props.RepoTags[0]
 		}
-		for _, d := range props.RepoDigests {
-			if _, digest, ok := strings.Cut(d, "@"); ok && digest != "" {
-				a.Digest = digest
-				break
-			}
-		}
+		a.Digest = imageref.Digest(props.RepoDigests)
 		if a.Digest == "" {
 			a.Digest = string(props.ImageID)
 		}
@@ -473,15 +469,6 @@ func runAsset(props *runProperties, repo string) (importer.AssetRef, bool) {
 		return importer.AssetRef{Kind: patchctl.AssetRepository, Name: repo}, true
 	}
 	return importer.AssetRef{Kind: patchctl.AssetRepository}, false
-}
-
-func isLocalPath(name string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2"} {
-		if strings.HasSuffix(name, ext) {
-			return true
-		}
-	}
-	return strings.HasPrefix(name, "/") || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
 }
 
 // result turns a compact result into a record and emits it.

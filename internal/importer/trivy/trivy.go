@@ -36,6 +36,7 @@ import (
 
 	"github.com/patchctl/patchctl"
 	"github.com/patchctl/patchctl/internal/importer"
+	"github.com/patchctl/patchctl/internal/importer/internal/imageref"
 	"github.com/patchctl/patchctl/internal/importer/internal/jsonstream"
 )
 
@@ -319,7 +320,7 @@ func (p *parser) artifactAsset() importer.AssetRef {
 	case "container_image":
 		a := importer.AssetRef{Kind: patchctl.AssetImage, Name: name}
 		if md := p.metadata; md != nil {
-			if isLocalPath(name) {
+			if imageref.IsArchivePath(name) {
 				switch {
 				case md.Reference != "":
 					a.Name = md.Reference
@@ -327,12 +328,7 @@ func (p *parser) artifactAsset() importer.AssetRef {
 					a.Name = md.RepoTags[0]
 				}
 			}
-			for _, d := range md.RepoDigests {
-				if _, digest, ok := strings.Cut(d, "@"); ok && digest != "" {
-					a.Digest = digest
-					break
-				}
-			}
+			a.Digest = imageref.Digest(md.RepoDigests)
 			if a.Digest == "" {
 				a.Digest = md.ImageID
 			}
@@ -346,17 +342,6 @@ func (p *parser) artifactAsset() importer.AssetRef {
 		return importer.AssetRef{Kind: patchctl.AssetHost, Name: name}
 	}
 	return importer.AssetRef{Kind: patchctl.AssetFilesystem, Name: name}
-}
-
-// isLocalPath reports whether an image ArtifactName is a path to an archive
-// rather than an image reference.
-func isLocalPath(name string) bool {
-	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".tar.bz2"} {
-		if strings.HasSuffix(name, ext) {
-			return true
-		}
-	}
-	return strings.HasPrefix(name, "/") || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../")
 }
 
 // results reads a Results array, passing each record to sink.
