@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +45,10 @@ func (c *verifyCache) get(ctx context.Context, svc *service.Service, a patchctl.
 	c.last, c.at = v, now
 	return v, now, nil
 }
+
+// auditFilterFields are the page's filter inputs: what it keeps when it
+// moves to newer or older events.
+var auditFilterFields = []string{"subject", "actor", "action"}
 
 // auditData is the audit page.
 type auditData struct {
@@ -101,16 +104,20 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *service.WebSession
 			slices.Reverse(ev)
 		}
 		d.Events = ev
+		// The same filters, paged from an event.
+		pagedFrom := func(dir string, seq int64) string {
+			return listURL("/audit", q, auditFilterFields, dir, strconv.FormatInt(seq, 10))
+		}
 		if len(ev) > 0 {
 			newest, oldest := ev[0].Seq, ev[len(ev)-1].Seq
 			if filter.BeforeSeq > 0 || (filter.AfterSeq > 0 && len(ev) == auditPage) {
-				d.NewerURL = auditURL(q, "after", newest)
+				d.NewerURL = pagedFrom("after", newest)
 			}
 			if oldest > 1 && (len(ev) == auditPage || filter.AfterSeq > 0) {
-				d.OlderURL = auditURL(q, "before", oldest)
+				d.OlderURL = pagedFrom("before", oldest)
 			}
 		} else if filter.BeforeSeq > 0 {
-			d.NewerURL = auditURL(q, "after", filter.BeforeSeq-1)
+			d.NewerURL = pagedFrom("after", filter.BeforeSeq-1)
 		}
 	} else {
 		status = http.StatusBadRequest
@@ -123,16 +130,4 @@ func (u *UI) audit(w http.ResponseWriter, r *http.Request, s *service.WebSession
 	d.Verify, d.VerifiedAt = v, at
 	d.base = u.pageBase(w, r, s, "Audit log", "audit")
 	u.render(w, r, "audit", status, d)
-}
-
-// auditURL is the audit page with the same filters, paged from seq.
-func auditURL(q url.Values, dir string, seq int64) string {
-	v := url.Values{}
-	for _, k := range []string{"subject", "actor", "action"} {
-		if q.Get(k) != "" {
-			v.Set(k, q.Get(k))
-		}
-	}
-	v.Set(dir, strconv.FormatInt(seq, 10))
-	return "/audit?" + v.Encode()
 }

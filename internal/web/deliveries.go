@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,10 @@ const deliveriesPageSize = 50
 
 // deliverySources are the senders of webhook deliveries.
 var deliverySources = []string{"github", "argocd"}
+
+// deliveryFilterFields are the list's filter inputs: what the list keeps
+// when it moves to another page.
+var deliveryFilterFields = []string{"status", "source", "event", "patch"}
 
 // deliveriesData is the webhook deliveries page.
 type deliveriesData struct {
@@ -69,32 +72,14 @@ func (u *UI) deliveries(w http.ResponseWriter, r *http.Request, s *service.WebSe
 		}
 		if len(ds) > deliveriesPageSize {
 			ds = ds[:deliveriesPageSize]
-			d.OlderURL = deliveriesURL(q, ds[len(ds)-1].ID)
+			d.OlderURL = listURL("/deliveries", q, deliveryFilterFields, "before", strconv.FormatInt(ds[len(ds)-1].ID, 10))
 		}
 		if filter.BeforeID > 0 {
-			d.NewestURL = deliveriesURL(q, 0)
+			d.NewestURL = listURL("/deliveries", q, deliveryFilterFields, "", "")
 		}
 		d.Deliveries = ds
 	} else {
 		status = http.StatusBadRequest
 	}
 	u.renderList(w, r, s, "deliveries", "Webhook deliveries", status, &d)
-}
-
-// deliveriesURL is the list with the same filters, before the delivery
-// before (0: the newest).
-func deliveriesURL(q url.Values, before int64) string {
-	v := url.Values{}
-	for _, k := range []string{"status", "source", "event", "patch"} {
-		if q.Get(k) != "" {
-			v.Set(k, q.Get(k))
-		}
-	}
-	if before > 0 {
-		v.Set("before", strconv.FormatInt(before, 10))
-	}
-	if len(v) == 0 {
-		return "/deliveries"
-	}
-	return "/deliveries?" + v.Encode()
 }

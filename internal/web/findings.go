@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +29,7 @@ type findingsData struct {
 }
 
 // findingFilterFields are the list's filter inputs, in the order of the
-// form: what pageURL keeps when it moves to another page.
+// form: what the list keeps when it moves to another page.
 var findingFilterFields = []string{"state", "severity", "kev", "epss", "asset", "package", "vuln", "patch", "nofix"}
 
 // findings lists findings with filters (state, severity, KEV, EPSS at
@@ -57,10 +56,10 @@ func (u *UI) findings(w http.ResponseWriter, r *http.Request, s *service.WebSess
 		} else {
 			d.Page = page
 			if page.Next != nil {
-				d.NextURL = findingsURL(q, page.Next.String())
+				d.NextURL = listURL("/findings", q, findingFilterFields, "after", page.Next.String())
 			}
 			if cur != nil {
-				d.FirstURL = findingsURL(q, "")
+				d.FirstURL = listURL("/findings", q, findingFilterFields, "after", "")
 			}
 			d.Total, err = u.findingsTotal(r, s, filter)
 			if err != nil {
@@ -148,22 +147,4 @@ func (u *UI) findingsTotal(r *http.Request, s *service.WebSession, f store.Findi
 		n += c.N
 	}
 	return &n, nil
-}
-
-// findingsURL is the list with the same filters, from after (empty: the
-// first page).
-func findingsURL(q url.Values, after string) string {
-	v := url.Values{}
-	for _, k := range findingFilterFields {
-		if q.Get(k) != "" {
-			v.Set(k, q.Get(k))
-		}
-	}
-	if after != "" {
-		v.Set("after", after)
-	}
-	if len(v) == 0 {
-		return "/findings"
-	}
-	return "/findings?" + v.Encode()
 }

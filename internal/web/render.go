@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -192,6 +193,25 @@ func (u *UI) renderList(w http.ResponseWriter, r *http.Request, s *service.WebSe
 	}
 	d.setBase(u.pageBase(w, r, s, title, page))
 	u.render(w, r, page, status, d)
+}
+
+// listURL is a list page (path) with the filters of q named in keep, those
+// given, and one more parameter, such as the page to show (left out when
+// value is empty).
+func listURL(path string, q url.Values, keep []string, key, value string) string {
+	v := url.Values{}
+	for _, k := range keep {
+		if q.Get(k) != "" {
+			v.Set(k, q.Get(k))
+		}
+	}
+	if value != "" {
+		v.Set(key, value)
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
 }
 
 // errorData is the error page.
