@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/patchctl/patchctl"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -286,7 +288,7 @@ func (c *Config) Validate() Problems {
 		add("sop.review_cycle", "%q is not a review cycle (want semi-annual, annual, quarterly, monthly or a duration)", c.SOP.ReviewCycle)
 	}
 
-	validPriority := func(p string) bool { return p == "emergency" || p == "high" || p == "routine" }
+	validPriority := func(p string) bool { return patchctl.Priority(p).Valid() }
 	names := map[string]bool{}
 	for i, r := range c.Classification.Rules {
 		f := fmt.Sprintf("classification.rules[%d]", i)
@@ -415,7 +417,7 @@ func (c *Config) Validate() Problems {
 			}
 		}
 		for j, k := range w.Scope.Kinds {
-			if k != "application" && k != "kubernetes" && k != "infrastructure" {
+			if !patchctl.Kind(k).Valid() {
 				add(fmt.Sprintf("%s.scope.kinds[%d]", f, j), "%q is not a kind", k)
 			}
 		}
@@ -432,9 +434,7 @@ func (c *Config) Validate() Problems {
 	}
 	sort.Strings(people)
 	for _, p := range people {
-		switch c.Roles[p] {
-		case "viewer", "engineer", "oncall", "lead", "admin":
-		default:
+		if !patchctl.Role(c.Roles[p]).Valid() {
 			add("roles."+p, "%q is not a role (want viewer, engineer, oncall, lead or admin)", c.Roles[p])
 		}
 	}
