@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -52,18 +51,15 @@ func HashEvent(prev string, e *patchctl.AuditEvent) string {
 }
 
 // Audit appends an event to the chain in this transaction. data is encoded
-// as compact JSON (maps with sorted keys). The event's Seq, At (truncated to
-// microseconds), PrevHash and Hash are set.
+// as compact JSON (maps with sorted keys): json.Marshal writes no spaces and
+// compacts what MarshalJSON methods (json.RawMessage) return. The event's
+// Seq, At (truncated to microseconds), PrevHash and Hash are set.
 func (tx *Tx) Audit(ctx context.Context, e *patchctl.AuditEvent, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("audit data: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return err
-	}
-	e.Data = buf.Bytes()
+	e.Data = raw
 	e.At = Micro(e.At)
 	// Reading the head row (locked on PostgreSQL) serialises appends, so the
 	// chain stays linear however many replicas write.
