@@ -47,7 +47,7 @@ func (u *UI) transition(w http.ResponseWriter, r *http.Request, s *service.WebSe
 	if r.PostForm.Get("form") == "move" {
 		name = "move"
 	}
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	in := service.TransitionInput{To: patchctl.State(f.Get("to")), Note: strings.TrimSpace(f.Get("note")), Revision: revision(f)}
 	res, err := u.svc.Transition(r.Context(), s.Actor, r.PathValue("id"), in)
 	if err != nil {
@@ -60,7 +60,7 @@ func (u *UI) transition(w http.ResponseWriter, r *http.Request, s *service.WebSe
 // override pushes a patch past its refusing gates with a written
 // justification (lead or admin; the service checks).
 func (u *UI) override(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"justification": "say why the gates may be passed: it stays on the record"}) {
 		u.invalid(w, r, s, "override", f)
 		return
@@ -81,7 +81,7 @@ func (u *UI) override(w http.ResponseWriter, r *http.Request, s *service.WebSess
 
 // addEvidence records evidence of the kind chosen in the form.
 func (u *UI) addEvidence(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if ff := f.Get("fields_for"); ff != "" && ff != f.Get("kind") {
 		// Without JavaScript the fields do not follow the kind: show the
 		// chosen kind's fields, keeping what was typed, before recording.
@@ -110,7 +110,7 @@ func (u *UI) addEvidence(w http.ResponseWriter, r *http.Request, s *service.WebS
 // signOff records a person's manual validation of a version in an
 // environment (signoff evidence).
 func (u *UI) signOff(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"version": "the version you validated", "environment": "where you validated it"}) {
 		u.invalid(w, r, s, "signoff", f)
 		return
@@ -135,7 +135,7 @@ func (u *UI) signOff(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 // addLink links a trigger (vulnerability id, issue URL, finding) to the
 // patch, which reclassifies it.
 func (u *UI) addLink(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"ref": "the vulnerability id, issue URL or finding"}) {
 		u.invalid(w, r, s, "link", f)
 		return
@@ -162,7 +162,7 @@ func (u *UI) addLink(w http.ResponseWriter, r *http.Request, s *service.WebSessi
 
 // setVersion names the version the patch ships.
 func (u *UI) setVersion(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"version": "the version the patch ships"}) {
 		u.invalid(w, r, s, "version", f)
 		return
@@ -179,7 +179,7 @@ func (u *UI) setVersion(w http.ResponseWriter, r *http.Request, s *service.WebSe
 // rollback records a rollback decision (on-call or lead; the service
 // checks) with its severity and reason.
 func (u *UI) rollback(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"severity": "how severe is the issue?", "reason": "say what went wrong"}) {
 		u.invalid(w, r, s, "rollback", f)
 		return
@@ -197,7 +197,7 @@ func (u *UI) rollback(w http.ResponseWriter, r *http.Request, s *service.WebSess
 
 // wave starts, completes or fails one wave of a kubernetes rollout.
 func (u *UI) wave(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	seq, err := strconv.Atoi(r.PathValue("seq"))
 	if err != nil || seq <= 0 {
 		f.Message = "no such wave"
@@ -220,7 +220,7 @@ func (u *UI) wave(w http.ResponseWriter, r *http.Request, s *service.WebSession)
 
 // decide resumes, retries or aborts a halted rollout.
 func (u *UI) decide(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"decision": "choose resume, retry or abort", "reason": "say why"}) {
 		u.invalid(w, r, s, "decision", f)
 		return
@@ -240,7 +240,7 @@ const windowLayout = "2006-01-02T15:04"
 // bookWindow books the maintenance window of an infrastructure patch with
 // downtime. Times are entered in UTC.
 func (u *UI) bookWindow(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	var in service.BookingInput
 	for _, fd := range []struct {
 		name string
@@ -273,7 +273,7 @@ func (u *UI) bookWindow(w http.ResponseWriter, r *http.Request, s *service.WebSe
 
 // announce announces the booked window to the team.
 func (u *UI) announce(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	ev, err := u.svc.Announce(r.Context(), s.Actor, r.PathValue("id"), strings.TrimSpace(f.Get("channel")), strings.TrimSpace(f.Get("message")))
 	if err != nil {
 		u.refused(w, r, s, "announce", f, err, map[string]string{"channel": "channel", "message": "message"})

@@ -94,7 +94,7 @@ func (u *UI) findingRefused(w http.ResponseWriter, r *http.Request, s *service.W
 // acceptRisk accepts a finding's risk until a date (lead or admin; the
 // service checks) with a reason.
 func (u *UI) acceptRisk(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	f.require(map[string]string{"reason": "say why the risk may be accepted: it stays on the record",
 		"accepted_until": "choose the day the acceptance ends"})
 	var exp time.Time
@@ -119,7 +119,7 @@ func (u *UI) acceptRisk(w http.ResponseWriter, r *http.Request, s *service.WebSe
 
 // falsePositive marks a finding as a false positive (lead or admin).
 func (u *UI) falsePositive(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"reason": "say why the finding is wrong"}) {
 		u.showFinding(w, r, s, http.StatusBadRequest, "falsepositive", f)
 		return
@@ -135,7 +135,7 @@ func (u *UI) falsePositive(w http.ResponseWriter, r *http.Request, s *service.We
 // reopenFinding ends a risk acceptance or a false-positive marking (lead
 // or admin).
 func (u *UI) reopenFinding(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	if !f.require(map[string]string{"reason": "say why the finding is open again"}) {
 		u.showFinding(w, r, s, http.StatusBadRequest, "reopen", f)
 		return

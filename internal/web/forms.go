@@ -55,6 +55,18 @@ func newForm(values url.Values) *form {
 	return &form{Values: values, Errors: map[string]string{}}
 }
 
+// postedForm is the form a request posted, as the page shows it again: a
+// copy of its fields without the CSRF token.
+func postedForm(r *http.Request) *form {
+	values := make(url.Values, len(r.PostForm))
+	for k, vs := range r.PostForm {
+		if k != "csrf" {
+			values[k] = append([]string(nil), vs...)
+		}
+	}
+	return newForm(values)
+}
+
 // Get returns the value of a field.
 func (f *form) Get(name string) string {
 	if f == nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -70,7 +69,7 @@ func (u *UI) showNewPatch(w http.ResponseWriter, r *http.Request, s *service.Web
 // form comes back with the person's input and the errors next to the
 // fields.
 func (u *UI) createPatch(w http.ResponseWriter, r *http.Request, s *service.WebSession) {
-	f := newForm(cloneValues(r.PostForm))
+	f := postedForm(r)
 	kind := patchctl.Kind(f.Get("kind"))
 	need := map[string]string{"title": "a title is required: what does the patch change?"}
 	switch kind {
@@ -124,14 +123,4 @@ func (u *UI) createPatch(w http.ResponseWriter, r *http.Request, s *service.WebS
 		return
 	}
 	u.done(w, r, "/patches/"+p.Key, "Created "+p.Key+": "+string(p.Priority)+" priority, due "+whenPtr(p.DueAt)+".")
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		if k != "csrf" {
-			out[k] = append([]string(nil), vs...)
-		}
-	}
-	return out
 }
