@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,15 +177,7 @@ func preprodEnvs(f *Facts) []string {
 
 func targets(f *Facts, env string) bool {
 	envs := f.Patch.Target.Environments
-	if len(envs) == 0 {
-		return true
-	}
-	for _, e := range envs {
-		if e == env {
-			return true
-		}
-	}
-	return false
+	return len(envs) == 0 || slices.Contains(envs, env)
 }
 
 func versionOrMissing(f *Facts) (string, bool) {
